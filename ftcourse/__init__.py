@@ -1,0 +1,20 @@
+"""ftcourse: the companion package of the book "Fine-tuning pre-trained models".
+
+Modules by concept: `text` (tokenizer, vocabulary, GloVe), `data` (datasets and loaders for
+both profiles), `models`, `adapt` (freezing, adapters, LoRA), `train`, `plots`, `results`.
+"""
+
+from ftcourse._env import cache_dir, choose, data_dir, device, profile, project_root, set_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "cache_dir",
+    "choose",
+    "data_dir",
+    "device",
+    "profile",
+    "project_root",
+    "set_seed",
+    "__version__",
+]
