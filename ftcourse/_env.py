@@ -52,10 +52,10 @@ def cache_dir() -> Path:
 
 
 def project_root() -> Path:
-    """The checkout holding `_toc.yml` above the working directory, else the working directory."""
+    """The ftcourse checkout at or above the working directory, else the working directory."""
     here = Path.cwd().resolve()
     for candidate in (here, *here.parents):
-        if (candidate / "_toc.yml").is_file() and (candidate / "ftcourse").is_dir():
+        if (candidate / "pyproject.toml").is_file() and (candidate / "ftcourse").is_dir():
             return candidate
     return here
 
