@@ -87,6 +87,7 @@ def fit(
     restore_best: bool = True,
     device: torch.device | str | None = None,
     amp: bool | str = "auto",
+    patience: int | None = None,
     progress: bool = True,
     desc: str = "epochs",
 ) -> History:
@@ -95,6 +96,7 @@ def fit(
     Defaults are the seeds' recipe: SGD(lr=1) over the trainable parameters, cross-entropy,
     `clip_grad_norm_(..., 0.1)`. When the validation accuracy improves the weights are kept
     (written atomically to `checkpoint` when given, else in memory) and restored at the end.
+    With `patience`, training stops after that many epochs without a better validation accuracy.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -152,6 +154,8 @@ def fit(
                     best_state = copy.deepcopy(model.state_dict())
         history.epoch_seconds.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{total:.3f}", val_acc=f"{history.val_acc[-1]:.3f}" if history.val_acc else "-")
+        if patience is not None and history.best_epoch is not None and epoch - history.best_epoch >= patience:
+            break
 
     if restore_best and history.best_epoch is not None:
         if checkpoint is not None:

@@ -1,0 +1,43 @@
+"""freeze / unfreeze / count_parameters / replace_head."""
+
+import pytest
+import torch
+
+from ftcourse.adapt import count_parameters, freeze, replace_head, trainable_names, unfreeze
+from ftcourse.models import TransformerClassifier
+
+
+def _model():
+    return TransformerClassifier(torch.zeros(50, 8), num_class=4)
+
+
+def test_freeze_then_unfreeze_linear2_like_the_seed():
+    model = freeze(_model())
+    assert count_parameters(model).trainable == 0
+    names = unfreeze(model, "*.linear2.*")
+    assert names == [f"transformer_encoder.layers.{i}.linear2.{p}" for i in (0, 1) for p in ("weight", "bias")]
+    assert count_parameters(model).trainable == 2 * (128 * 8 + 8)
+
+
+def test_unfreeze_nothing_matches_raises_with_names():
+    with pytest.raises(ValueError, match="no parameter name matches.*transformer_encoder"):
+        unfreeze(_model(), "*.linear3.*")
+
+
+def test_count_parameters_percent_and_shared_tensors():
+    layer = torch.nn.Linear(4, 4)
+    tied = torch.nn.Sequential(layer, layer)
+    counts = count_parameters(tied)
+    assert counts.total == 20 and counts.percent == 100.0
+    assert "trainable 20 of 20" in str(counts)
+
+
+def test_replace_head_is_fresh_and_trainable():
+    model = freeze(_model())
+    new = replace_head(model, 2)
+    assert model.classifier is new and new.out_features == 2 and new.in_features == 8
+    assert trainable_names(model) == ["classifier.weight", "classifier.bias"]
+    with pytest.raises(ValueError, match="attribute="):
+        replace_head(model, 2, attribute="emb")
+    with pytest.raises(ValueError, match="at least 2"):
+        replace_head(model, 1)
