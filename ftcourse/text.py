@@ -6,6 +6,8 @@ replacements with the same rules and indices. Taught in chapter 02.
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 import warnings
 from collections import Counter
@@ -96,9 +98,16 @@ class Vocab:
         for tokens in token_lists:
             counter.update(tokens)
         ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
-        kept = [t for t, c in ranked if c >= min_freq and t not in specials]
         if max_tokens is not None:
-            kept = kept[: max(0, max_tokens - len(specials))]
+            if max_tokens <= len(specials):
+                raise ValueError(
+                    f"max_tokens={max_tokens} leaves no room beside the {len(specials)} specials; "
+                    "raise max_tokens or pass max_tokens=None"
+                )
+            # torchtext cuts the ranking before dropping specials and rare tokens: same here,
+            # so a special that also occurs in the corpus costs a slot as it did there.
+            ranked = ranked[: max_tokens - len(specials)]
+        kept = [t for t, c in ranked if c >= min_freq and t not in specials]
         return cls(kept, specials, default_token)
 
     def __len__(self) -> int:
@@ -210,6 +219,21 @@ def _iter_lines(path: Path) -> Iterator[bytes]:
         yield from handle
 
 
+def _is_header(number: int, parts: list[bytes]) -> bool:
+    return number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts)
+
+
+def _guess_dim(head: list[bytes]) -> int:
+    # The most common field count of the first lines, so that one bad first line
+    # cannot set the dimension for the whole file.
+    counts = Counter(
+        len(parts) - 1
+        for number, raw in enumerate(head, start=1)
+        if raw.strip() and not _is_header(number, parts := raw.rstrip().split(b" "))
+    )
+    return counts.most_common(1)[0][0] if counts else 0
+
+
 def load_glove(
     path: str | Path,
     max_words: int | None = None,
@@ -219,9 +243,9 @@ def load_glove(
     """Read a GloVe text file (`word v1 ... vD` per line) of any dimension.
 
     Lines that cannot be used are skipped and counted instead of stopping the load: tokens
-    that are not valid UTF-8, a wrong number of fields, values that are not numbers, and
+    that are not valid UTF-8, a wrong number of fields, values that are not finite numbers, and
     repeated words (the first occurrence wins). A word2vec-style header (`N D`) is ignored.
-    `dim` defaults to the dimension of the first good line.
+    `dim` defaults to the most common dimension among the first 100 lines.
     """
     path = Path(path)
     if not path.is_file():
@@ -234,25 +258,29 @@ def load_glove(
     rows: list[list[float]] = []
     seen: set[str] = set()
     skipped_lines: list[int] = []
-    for number, raw in enumerate(_iter_lines(path), start=1):
+    lines = _iter_lines(path)
+    head = list(itertools.islice(lines, 100))
+    if dim is None:
+        dim = _guess_dim(head)
+        if dim < 1:
+            raise ValueError(f"{path}: the first lines hold no vectors; is this a GloVe text file?")
+    for number, raw in enumerate(itertools.chain(head, lines), start=1):
         if max_words is not None and len(words) >= max_words:
             break
         raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue
         parts = raw.rstrip().split(b" ")
-        if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+        if _is_header(number, parts):
             continue  # word2vec header: "<count> <dim>"
-        if dim is None:
-            dim = len(parts) - 1
-            if dim < 1:
-                raise ValueError(f"{path}: line 1 has no vector; is this a GloVe text file?")
         if len(parts) != dim + 1:
             skipped_lines.append(number)
             continue
         try:
             word = parts[0].decode("utf-8")
             values = [float(v) for v in parts[1:]]
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError("nan or inf")
         except (UnicodeDecodeError, ValueError):
             skipped_lines.append(number)
             continue
