@@ -158,3 +158,41 @@ class LeNet(nn.Module):
         x = F.relu(self.fc1(x))
         x = F.relu(self.fc2(x))
         return self.fc3(x)
+
+
+class EncoderClassifier(nn.Module):
+    """Seed 000's `ClassificationModel`: a Hugging Face encoder, dropout and a Linear head on the
+    hidden state of the first ([CLS]) token. Chapter 05.
+
+    `encoder` is any model returning `last_hidden_state` (a `BertModel`, an `AutoModel`); the
+    head's input size comes from its config. With `BertModel(BertConfig())` and 2 classes:
+    109,483,778 parameters, 1,538 of them in the head (the encoder's pooler is counted, as in
+    the seed, though the [CLS] head does not use it).
+    """
+
+    def __init__(self, encoder: nn.Module, num_class: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        config = getattr(encoder, "config", None)
+        hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
+        if not isinstance(hidden, int):
+            raise ValueError(
+                f"cannot read the hidden size of {type(encoder).__name__}: pass a Hugging Face "
+                "encoder (e.g. AutoModel.from_pretrained(...)) whose config has hidden_size"
+            )
+        if num_class < 2:
+            raise ValueError(f"num_class must be at least 2, got {num_class}")
+        self.base_model = encoder
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, num_class)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:  # some encoders (DistilBERT) take no token types
+            inputs["token_type_ids"] = token_type_ids
+        hidden = self.base_model(**inputs).last_hidden_state
+        return self.classifier(self.dropout(hidden[:, 0]))
