@@ -1,0 +1,318 @@
+"""Named-entity recognition data: CoNLL-2003 in both profiles, and word-piece label alignment.
+
+A sentence is a dict of `tokens` and IOB2 `tags` (B- opens an entity, I- continues it). The
+original CoNLL-2003 files are in IOB1 (I- opens an entity unless it follows one of the same
+type); `read_conll` converts them. A tokenizer splits words into pieces: `align_labels` gives the
+first piece the word's label and the others -100, which the loss ignores, as the source document
+does. Taught in chapter 10.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from ftcourse import corpora
+from ftcourse._env import data_dir
+from ftcourse._env import profile as active_profile
+
+NER_LABELS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")  # the hub's order
+IGNORE_INDEX = -100  # what PyTorch's cross-entropy skips
+CI_SIZES = (1000, 200, 200)  # train, validation, test sentences
+# Either naming of the CoNLL-2003 files: the shared task's, or the common train/valid/test copy.
+SPLIT_FILES = {
+    "train": ("eng.train", "train.txt"),
+    "validation": ("eng.testa", "valid.txt"),
+    "test": ("eng.testb", "test.txt"),
+}
+# Script-free copies on the hub, tried in turn: the hub's own parquet export, then a parquet copy.
+HUB_SOURCES = (("eriktks/conll2003", "refs/convert/parquet"), ("lhoestq/conll2003", None))
+_TAG = re.compile(r"^(O|[BI]-[A-Za-z]+)$")
+
+
+def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
+    """Rewrite IOB1 tags as IOB2: an I- tag that opens an entity becomes B- (IOB2 is unchanged)."""
+    out: list[str] = []
+    for tag in tags:
+        if tag.startswith("I-"):
+            previous = out[-1] if out else "O"
+            if previous == "O" or previous[2:] != tag[2:]:
+                tag = "B-" + tag[2:]
+        out.append(tag)
+    return out
+
+
+def read_conll(path: Path) -> list[dict[str, list[str]]]:
+    """Read a CoNLL-2003 file (`token POS chunk NER` per line, blank lines between sentences).
+
+    `-DOCSTART-` lines are skipped; the last column is the tag; tags come back in IOB2 whether the
+    file used IOB1 (the original `eng.*` files) or IOB2.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")  # some copies of the Reuters text are Latin-1
+    sentences: list[dict[str, list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+
+    def flush() -> None:
+        if tokens:
+            sentences.append({"tokens": list(tokens), "tags": iob1_to_iob2(tags)})
+            tokens.clear()
+            tags.clear()
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        parts = line.split()
+        if not parts or parts[0] == "-DOCSTART-":
+            flush()
+            continue
+        if len(parts) < 2:
+            raise ValueError(f"{path}:{number}: expected 'token POS chunk NER' columns, got {line!r}")
+        if not _TAG.match(parts[-1]):
+            raise ValueError(
+                f"{path}:{number}: {parts[-1]!r} is not an IOB tag (O, B-TYPE or I-TYPE); "
+                "is the NER tag the last column?"
+            )
+        tokens.append(parts[0])
+        tags.append(parts[-1])
+    flush()
+    if not sentences:
+        raise ValueError(f"{path} holds no sentences; is it a CoNLL-2003 file?")
+    return sentences
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated sentences for the ci profile
+_CITIES = ("New York", "Buenos Aires", "Hong Kong", "Los Angeles", "Sao Paulo", "New Delhi",
+           "Cape Town", "Rio de Janeiro", "London", "Paris", "Tokyo", "Nairobi", "Berlin", "Lima")
+_NATIONS = ("French", "German", "Brazilian", "Japanese", "Kenyan", "Mexican", "Indian", "Italian",
+            "Canadian", "Egyptian", "Turkish", "Chilean")
+_EVENTS = ("World Cup", "Olympic Games", "Tour de France", "Champions League", "Davis Cup", "Nobel Prize")
+_ORG_TAILS = ("Corp", "Group", "Holdings", "Bank", "Airlines", "Motors", "United", "Inc")
+_SYLLABLES = ("ka", "lo", "mi", "ra", "ven", "tor", "sa", "li", "do", "mar", "en", "zu", "bel", "cor")
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Plain words are O; {PER} {ORG} {LOC} {MISC} are entities; {DAY} is capitalised but O.
+_TEMPLATES = (
+    "{PER} , chief executive of {ORG} , said on {DAY} that profits rose .",
+    "{ORG} shares fell 3 percent in {LOC} after the announcement .",
+    "{PER} scored twice as {ORG} beat {ORG} 2-1 in {LOC} .",
+    "The {MISC} government said it would send aid to {LOC} .",
+    "{PER} won the {MISC} on {DAY} .",
+    "Police in {LOC} arrested {PER} , a {MISC} citizen , on {DAY} .",
+    "{ORG} will open a new factory near {LOC} next year .",
+    "Talks between {PER} and {PER} ended without agreement in {LOC} .",
+    "{LOC} 's foreign minister {PER} arrived in {LOC} on {DAY} .",
+    "Analysts at {ORG} expect the {MISC} economy to grow .",
+    "{PER} told reporters that the deal with {ORG} was close .",
+    "Shares closed higher on {DAY} after a quiet session .",
+    "The match was delayed by rain for two hours .",
+    "Rebels attacked a convoy north of {LOC} , officials said .",
+    "{MISC} officials met {PER} of {ORG} in {LOC} .",
+    "Stocks in {LOC} rose on {DAY} as {ORG} reported strong sales .",
+)
+
+
+def _new_name(rng: random.Random) -> str:
+    # Names never seen in training: the model must use context and capitals, not memory.
+    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
+
+
+def _entity(kind: str, rng: random.Random) -> list[str]:
+    novel = rng.random() < 0.25
+    if kind == "PER":
+        last = _new_name(rng) if novel else rng.choice(corpora.LAST_NAMES)
+        return [rng.choice(corpora.FIRST_NAMES), last] if rng.random() < 0.7 else [last]
+    if kind == "ORG":
+        head = _new_name(rng) if novel else rng.choice(corpora.COMPANIES)
+        roll = rng.random()
+        if roll < 0.4:
+            return [head]
+        if roll < 0.8:
+            return [head, rng.choice(_ORG_TAILS)]
+        return ["Bank", "of", rng.choice(corpora.PLACES)]
+    if kind == "LOC":
+        if novel:
+            return [_new_name(rng)]
+        return (rng.choice(_CITIES) if rng.random() < 0.5 else rng.choice(corpora.PLACES)).split()
+    return rng.choice(_NATIONS if rng.random() < 0.6 else _EVENTS).split()
+
+
+def generate_ner(n: int, seed: int = 0) -> list[dict[str, list[str]]]:
+    """`n` news-like sentences with PER, ORG, LOC and MISC entities and IOB2 tags: the ci
+    profile's stand-in for CoNLL-2003 (chapter 10)."""
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    rng = random.Random(f"ner:{seed}")
+    sentences = []
+    for _ in range(n):
+        tokens: list[str] = []
+        tags: list[str] = []
+        for word in rng.choice(_TEMPLATES).split():
+            if word == "{DAY}":
+                tokens.append(rng.choice(_DAYS))
+                tags.append("O")
+            elif word.startswith("{"):
+                kind = word[1:-1]
+                entity = _entity(kind, rng)
+                tokens += entity
+                tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
+            else:
+                tokens.append(word)
+                tags.append("O")
+        sentences.append({"tokens": tokens, "tags": tags})
+    return sentences
+
+
+# ---------------------------------------------------------------------------------------------
+# Datasets
+def to_dataset(sentences: Sequence[dict[str, list[str]]]):
+    """A `datasets.Dataset` with `tokens` and `ner_tags` (ClassLabel ids of `NER_LABELS`)."""
+    from datasets import ClassLabel, Dataset, Features, Value
+    from datasets import Sequence as HFSequence
+
+    index = {label: i for i, label in enumerate(NER_LABELS)}
+    unknown = sorted({t for s in sentences for t in s["tags"]} - set(index))
+    if unknown:
+        raise ValueError(f"tags {unknown} are not CoNLL-2003 labels {list(NER_LABELS)}")
+    features = Features({
+        "tokens": HFSequence(Value("string")),
+        "ner_tags": HFSequence(ClassLabel(names=list(NER_LABELS))),
+    })
+    return Dataset.from_dict(
+        {"tokens": [s["tokens"] for s in sentences],
+         "ner_tags": [[index[t] for t in s["tags"]] for s in sentences]},
+        features=features,
+    )
+
+
+def _conll_folder_splits(folder: Path):
+    from datasets import DatasetDict
+
+    splits = {}
+    for split, names in SPLIT_FILES.items():
+        found = [folder / name for name in names if (folder / name).is_file()]
+        if not found:
+            raise FileNotFoundError(
+                f"no {' or '.join(names)} in {folder}. Put the CoNLL-2003 files there, unset "
+                "FTCOURSE_DATA_DIR to download, or set FTCOURSE_PROFILE=ci."
+            )
+        splits[split] = to_dataset(read_conll(found[0]))
+    return DatasetDict(splits)
+
+
+def _from_hub():
+    from datasets import DatasetDict
+
+    from ftcourse.hf import HubUnavailableError, load_hub_dataset
+
+    errors = []
+    for name, revision in HUB_SOURCES:
+        try:
+            hub = load_hub_dataset(name, revision=revision)
+            break
+        except HubUnavailableError as err:
+            errors.append(str(err))
+    else:
+        raise HubUnavailableError("no copy of CoNLL-2003 could be loaded:\n" + "\n".join(errors))
+    out = {}
+    for split in SPLIT_FILES:
+        column = hub[split].features["ner_tags"].feature
+        names = getattr(column, "names", None)  # ClassLabel ids, or the tags as strings
+        sentences = [
+            {"tokens": row["tokens"], "tags": [names[t] for t in row["ner_tags"]] if names else row["ner_tags"]}
+            for row in hub[split]
+        ]
+        out[split] = to_dataset(sentences)
+    return DatasetDict(out)
+
+
+def load_conll(profile: str | None = None):
+    """CoNLL-2003 as a `DatasetDict` (train, validation, test; `tokens`, `ner_tags`), per profile.
+
+    `full` reads `FTCOURSE_DATA_DIR/conll2003/` in either file naming, else a script-free copy
+    from the hub; `ci` generates sentences. Label names: `ds["train"].features["ner_tags"].feature.names`.
+    """
+    value = active_profile() if profile is None else profile
+    if value == "ci":
+        from datasets import DatasetDict
+
+        return DatasetDict({
+            split: to_dataset(generate_ner(size, seed))
+            for seed, (split, size) in enumerate(zip(SPLIT_FILES, CI_SIZES))
+        })
+    if value != "full":
+        raise ValueError(f"profile must be 'ci' or 'full', got {value!r}")
+    root = data_dir()
+    if root is not None:
+        return _conll_folder_splits(root / "conll2003")
+    return _from_hub()
+
+
+# ---------------------------------------------------------------------------------------------
+# Word pieces and labels
+def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int], label_all_tokens: bool = False) -> list[int]:
+    """One label per token: the word's label on its first piece, -100 on special tokens and on the
+    other pieces (or the word's label on every piece with `label_all_tokens`). Chapter 10.
+    """
+    aligned = []
+    previous = None
+    for word in word_ids:
+        if word is None:
+            aligned.append(IGNORE_INDEX)
+        else:
+            if not 0 <= word < len(word_labels):
+                raise ValueError(
+                    f"word id {word} but only {len(word_labels)} labels: word_ids and word_labels "
+                    "come from different sentences"
+                )
+            aligned.append(word_labels[word] if word != previous or label_all_tokens else IGNORE_INDEX)
+        previous = word
+    return aligned
+
+
+def tokenize_and_align(examples, tokenizer, *, label_column: str = "ner_tags",
+                       max_length: int | None = None, label_all_tokens: bool = False):
+    """Tokenize pre-split sentences and add aligned `labels`: for `Dataset.map(..., batched=True)`."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError("label alignment needs a fast tokenizer (its word_ids()); load it with AutoTokenizer")
+    words = examples["tokens"]
+    if words and isinstance(words[0], str):
+        raise TypeError("tokenize_and_align expects a batch of sentences: call Dataset.map(..., batched=True)")
+    encoded = tokenizer(list(words), truncation=True, is_split_into_words=True, max_length=max_length)
+    encoded["labels"] = [
+        align_labels(encoded.word_ids(i), labels, label_all_tokens)
+        for i, labels in enumerate(examples[label_column])
+    ]
+    return encoded
+
+
+def ner_metrics(predictions, labels, label_names: Sequence[str] = NER_LABELS) -> dict[str, float]:
+    """Entity-level precision, recall and F1 (seqeval) and token accuracy, ignoring -100 positions.
+
+    `predictions` are logits (batch, tokens, classes) or class ids; use as
+    `compute_metrics=lambda p: ner_metrics(*p)` with the Trainer. Chapter 10.
+    """
+    import numpy as np
+    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+    predictions, labels = np.asarray(predictions), np.asarray(labels)
+    if predictions.ndim == labels.ndim + 1:
+        predictions = predictions.argmax(-1)
+    if predictions.shape != labels.shape:
+        raise ValueError(f"predictions {predictions.shape} and labels {labels.shape} do not match")
+    true, pred = [], []
+    for p_row, l_row in zip(predictions, labels):
+        keep = l_row != IGNORE_INDEX
+        true.append([label_names[i] for i in l_row[keep]])
+        pred.append([label_names[i] for i in p_row[keep]])
+    return {
+        "precision": float(precision_score(true, pred, zero_division=0)),
+        "recall": float(recall_score(true, pred, zero_division=0)),
+        "f1": float(f1_score(true, pred, zero_division=0)),
+        "accuracy": float(accuracy_score(true, pred)),
+    }
