@@ -46,6 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="where to save the executed notebook (default: _build/runs/<profile>/<name>.ipynb)",
     )
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a value of the notebook's parameters cell, e.g. --set EPOCHS=10 "
+        "(repeatable; the chapter records the values it ran with)",
+    )
     return parser
 
 
@@ -53,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ftcourse` and of the `ftcourse` script; returns the exit code."""
     args = build_parser().parse_args(argv)
     from ftcourse import profile
-    from ftcourse.runner import DEFAULT_TIMEOUT, RunError, run_notebook
+    from ftcourse.runner import DEFAULT_TIMEOUT, RunError, parse_overrides, run_notebook
 
     try:
         profile_name = args.profile or profile()
@@ -64,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     if timeout is not None and timeout <= 0:
         timeout = None
     try:
+        overrides = parse_overrides(args.overrides)
         result = run_notebook(
             args.notebook,
             profile_name,
@@ -71,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=timeout,
             output=args.output,
             log=lambda line: print(line, flush=True),
+            overrides=overrides,
         )
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)

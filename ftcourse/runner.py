@@ -9,6 +9,7 @@ results JSON. Taught in the "How to use this book" page.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +110,50 @@ def _failure_report(cell_index: int, cell, error: Exception) -> str:
     )
 
 
+def parse_overrides(pairs: list[str]) -> dict[str, object]:
+    """`["EPOCHS=10", "MAX_LEN=256"]` -> {"EPOCHS": 10, "MAX_LEN": 256} (values are Python literals)."""
+    import ast
+
+    overrides: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise RunError(f"--set expects NAME=VALUE (e.g. EPOCHS=10), got {pair!r}")
+        try:
+            overrides[name] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            raise RunError(
+                f"--set {pair!r}: the value must be a Python literal (10, 0.5, None, 'text')"
+            ) from None
+    return overrides
+
+
+def inject_overrides(nb, overrides: dict[str, object]) -> None:
+    """Add a cell after the one tagged `parameters` that sets `overrides` (papermill's convention).
+
+    Every name must already be set in the parameters cell, so a typo cannot pass unnoticed.
+    """
+    import nbformat
+
+    if not overrides:
+        return
+    index = next(
+        (i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])),
+        None,
+    )
+    if index is None:
+        raise RunError("this notebook has no cell tagged 'parameters'; --set cannot apply")
+    source = nb.cells[index].source
+    unknown = [n for n in overrides if not re.search(rf"^{n}\b|^[^#\n]*\b{n}\s*[,=]", source, re.M)]
+    if unknown:
+        raise RunError(f"--set names {unknown} that the parameters cell does not set:\n{source}")
+    lines = [f"{name} = {value!r}" for name, value in overrides.items()]
+    cell = nbformat.v4.new_code_cell("# Parameters set by the runner (--set)\n" + "\n".join(lines))
+    cell.metadata["tags"] = ["injected-parameters"]
+    nb.cells.insert(index + 1, cell)
+
+
 def run_notebook(
     notebook: str | Path,
     profile_name: str,
@@ -116,8 +161,12 @@ def run_notebook(
     timeout: float | None = None,
     output: str | Path | None = None,
     log: Callable[[str], None] = print,
+    overrides: dict[str, object] | None = None,
 ) -> RunResult:
-    """Execute `notebook` on `profile_name`; raise RunError naming the failing cell or the fix."""
+    """Execute `notebook` on `profile_name`; raise RunError naming the failing cell or the fix.
+
+    `overrides` replace values of the notebook's parameters cell (e.g. fewer epochs on a CPU).
+    """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
@@ -129,6 +178,7 @@ def run_notebook(
     executed = Path(output).expanduser().resolve() if output else default_output(path, profile_name)
 
     nb = nbformat.read(path, as_version=4)
+    inject_overrides(nb, overrides or {})
     code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     started: dict[int, float] = {}
 

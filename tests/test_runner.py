@@ -144,3 +144,36 @@ def test_kernel_environment_and_default_output(monkeypatch: pytest.MonkeyPatch) 
     root = Path(__file__).resolve().parents[1]
     chapter = root / "notebooks" / "01_positional_encoding.ipynb"
     assert default_output(chapter, "ci") == root / "_build" / "runs" / "ci" / chapter.name
+
+
+def test_set_overrides_the_parameters_cell(tmp_path: Path, results_root: Path) -> None:
+    notebook = write_notebook(
+        tmp_path / "07_tiny.ipynb",
+        "EPOCHS = 100\nLR, CLIP = 1.0, 0.1",
+        "from ftcourse import results\n"
+        "results.record('07_tiny', {'epochs': EPOCHS, 'clip': CLIP}, data_source='test')",
+    )
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells[1].metadata["tags"] = ["parameters"]
+    nbformat.write(nb, notebook)
+    code = main(["run", str(notebook), "--profile", "ci", "--set", "EPOCHS=3", "--set", "CLIP=None",
+                 "--output", str(tmp_path / "out.ipynb")])
+    assert code == 0
+    recorded = json.loads((results_root / "ci" / "07_tiny.json").read_text())["metrics"]
+    assert recorded == {"epochs": 3, "clip": None}
+
+
+def test_set_rejects_unknown_names_and_bad_values(tmp_path: Path, results_root: Path) -> None:
+    from ftcourse.runner import inject_overrides, parse_overrides
+
+    with pytest.raises(RunError, match="NAME=VALUE"):
+        parse_overrides(["EPOCHS"])
+    with pytest.raises(RunError, match="Python literal"):
+        parse_overrides(["EPOCHS=ten"])
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("EPOCHS = 100")]
+    with pytest.raises(RunError, match="no cell tagged 'parameters'"):
+        inject_overrides(nb, {"EPOCHS": 3})
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    with pytest.raises(RunError, match="EPOCH"):
+        inject_overrides(nb, {"EPOCH": 3})
