@@ -58,7 +58,7 @@ PROFILE = ftcourse.profile()
 SEED = 0
 BATCH_SIZE = 32
 LR, CLIP = 1.0, 0.1  # the source's SGD recipe
-EPOCHS = ftcourse.choose(ci=6, full=100)  # the source trains for 100 epochs on a GPU
+EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
 PATIENCE = ftcourse.choose(ci=None, full=10)  # stop a run that stopped improving
 MAX_LEN = ftcourse.choose(ci=None, full=512)  # truncate very long reviews (see "Loaders")
 timer = results.Timer()
@@ -100,7 +100,7 @@ print(basic_english('This movie wasn\'t "great"... it was <br /><br />AMAZING!')
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 print(f"{len(glove):,} vectors of dimension {glove.dim} from {glove.path.name}; vocabulary {len(vocab):,}")
-print("indices of 'the', 'movie', 'qwertyuiop':", vocab(["the", "movie", "qwertyuiop"]))
+print("indices of 'the', 'good', 'qwertyuiop' (unknown -> <unk>):", vocab(["the", "good", "qwertyuiop"]))
 tokens = [t for _, text in imdb_train[:500] for t in basic_english(text)]
 print(f"share of IMDB training tokens with a GloVe vector: {glove.coverage(tokens):.1%}")
 
@@ -268,6 +268,25 @@ fig = plots.plot_comparison(
 )
 
 # %% [markdown]
+# What the runs above say, in words generated from them (so they always match the figures):
+
+# %%
+def verdict(a, b):
+    diff = runs[a]["accuracy"] - runs[b]["accuracy"]
+    return f"**{a}** {'beat' if diff > 0 else 'trailed'} **{b}** by {abs(diff):.1%}"
+
+
+Markdown(
+    f"On the `{PROFILE}` profile ({imdb.source}): {verdict('full_finetune', 'scratch')}; "
+    f"{verdict('full_finetune', 'linear_probe')}; {verdict('partial_unfreeze', 'linear_probe')}. "
+    f"Linear probing trained {runs['linear_probe']['trainable']:,} parameters, "
+    f"{runs['linear_probe']['trainable'] / runs['full_finetune']['trainable']:.1%} of full fine-tuning's. "
+    "The source reports 86% for full fine-tuning against 83% from scratch and 64% for linear probing, "
+    "after 100 epochs on all 25,000 training reviews; with fewer reviews or epochs, pre-training "
+    "mostly speeds up the start, and a from-scratch model can catch up."
+)
+
+# %% [markdown]
 # ## Using the fine-tuned model
 
 # %%
@@ -289,10 +308,13 @@ path = results.record(
 )
 print(path.name, metrics)
 if PROFILE == "ci":
+    # Untrained near chance; every trained model well above it (measured on seeds 0-3: scratch
+    # 0.84-0.90, AG News 0.92-0.93, full fine-tuning 0.77-0.80, linear probing 0.68-0.77).
     results.check(metrics, {
-        "accuracy/untrained": (0.35, 0.65),
-        "accuracy/scratch": (0.75, 1.0),
-        "accuracy/full_finetune": (0.75, 1.0),
-        "accuracy/ag_news": (0.75, 1.0),
-        "accuracy/linear_probe": (0.55, 1.0),
+        "accuracy/untrained": (0.4, 0.6),
+        "accuracy/scratch": (0.72, 1.0),
+        "accuracy/full_finetune": (0.7, 1.0),
+        "accuracy/ag_news": (0.8, 1.0),
+        "accuracy/linear_probe": (0.6, 1.0),
+        "accuracy/partial_unfreeze": (0.6, 1.0),
     })
