@@ -213,6 +213,7 @@ def test(phases: list[str]) -> None:
                 "2",
                 "--nbmake",
                 f"--nbmake-timeout={CELL_TIMEOUT}",
+                "--durations=0",  # each chapter's time: the ci budget is 60 s per chapter
                 "notebooks",
                 env=env,
             ),
