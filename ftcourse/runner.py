@@ -212,6 +212,13 @@ def run_notebook(
         # The failing cell is the last one that started.
         index = max(started) if started else 0
         failure = _failure_report(index, nb.cells[index], error)
+    except AssertionError as error:
+        # nbclient's clean-up after a dead kernel can fail on its own; report the death.
+        cause = error.__context__ or error
+        index = max(started) if started else 0
+        failure = _failure_report(index, nb.cells[index], cause) + (
+            "\nthe kernel died (out of memory, or killed from outside?)"
+        )
     finally:
         # Saved even after a failure: the outputs up to the failing cell are what explains it.
         atomic_write_text(executed, nbformat.writes(nb))
