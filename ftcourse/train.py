@@ -16,7 +16,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+try:  # widget bars in Jupyter when ipywidgets is there; else text bars, without tqdm's warning
+    import ipywidgets  # noqa: F401
+    from tqdm.auto import tqdm
+except ImportError:
+    from tqdm import tqdm
 
 from ftcourse._env import device as default_device
 from ftcourse.results import atomic_write_bytes
