@@ -55,7 +55,30 @@ class BottleneckAdapter(nn.Module):
 FeatureAdapter = BottleneckAdapter  # the name seed 002 uses
 
 
-class AdaptedLinear(nn.Module):
+class LinearWrapper(nn.Module):
+    """Base of the layers that wrap an `nn.Linear` (adapters here, LoRA in `lora`): code that
+    inspects the layer it replaced (sizes, weights) keeps working."""
+
+    linear: nn.Linear
+
+    @property
+    def in_features(self) -> int:
+        return self.linear.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.linear.out_features
+
+    @property
+    def weight(self) -> nn.Parameter:
+        return self.linear.weight
+
+    @property
+    def bias(self) -> nn.Parameter | None:
+        return self.linear.bias
+
+
+class AdaptedLinear(LinearWrapper):
     """A frozen `nn.Linear` followed by a `BottleneckAdapter` on its output (seed 002's `Adapted`).
 
     `bottleneck=None` takes half the output size, as the seed does.
@@ -72,23 +95,6 @@ class AdaptedLinear(nn.Module):
             bottleneck = max(1, linear.out_features // 2)
         self.adapter = BottleneckAdapter(linear.out_features, bottleneck, activation)
         self.adapter.to(device=linear.weight.device, dtype=linear.weight.dtype)
-
-    # Code that inspects the layer it replaced (sizes, weights) keeps working.
-    @property
-    def in_features(self) -> int:
-        return self.linear.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.linear.out_features
-
-    @property
-    def weight(self) -> nn.Parameter:
-        return self.linear.weight
-
-    @property
-    def bias(self) -> nn.Parameter | None:
-        return self.linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.adapter(self.linear(x))

@@ -25,6 +25,7 @@ from torch import nn
 
 from ftcourse.adapt import freeze
 from ftcourse.adapt.adapters import (
+    LinearWrapper,
     _as_list,
     _get_module,
     _load_partial,
@@ -87,7 +88,7 @@ class LoRALayer(nn.Module):
         )
 
 
-class LinearWithLoRA(nn.Module):
+class LinearWithLoRA(LinearWrapper):
     """A frozen `nn.Linear` plus a `LoRALayer`: linear(x) + lora(x) (seed 002's class).
 
     `merge()` folds the update into the linear's weight (then forward uses the linear alone, so
@@ -106,23 +107,6 @@ class LinearWithLoRA(nn.Module):
         self.lora = LoRALayer(linear.in_features, linear.out_features, rank, alpha, convention)
         self.lora.to(device=linear.weight.device, dtype=linear.weight.dtype)
         self.merged = False
-
-    # Code that inspects the layer it replaced (sizes, weights) keeps working.
-    @property
-    def in_features(self) -> int:
-        return self.linear.in_features
-
-    @property
-    def out_features(self) -> int:
-        return self.linear.out_features
-
-    @property
-    def weight(self) -> nn.Parameter:
-        return self.linear.weight
-
-    @property
-    def bias(self) -> nn.Parameter | None:
-        return self.linear.bias
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.merged:
