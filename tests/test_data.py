@@ -274,14 +274,14 @@ def test_unknown_profile_is_rejected():
 def test_ci_datasets(monkeypatch):
     monkeypatch.setenv("FTCOURSE_PROFILE", "ci")
     imdb, ag = data.load_imdb(), data.load_ag_news()
-    assert (len(imdb.train), len(imdb.test)) == (2000, 1000)
-    assert (len(ag.train), len(ag.test)) == (4000, 1000)
+    assert (len(imdb.train), len(imdb.test)) == (1400, 1000)
+    assert (len(ag.train), len(ag.test)) == (3000, 1000)
     assert imdb.classes == ["negative review", "positive review"]
     assert ag.classes == ["World", "Sports", "Business", "Sci/Tech"]
     assert "generated" in imdb.source and "ci" in ag.source
     assert data.load_imdb().train == imdb.train  # same seed, same data
     imdb.train.clear()  # callers get their own lists
-    assert len(data.load_imdb().train) == 2000
+    assert len(data.load_imdb().train) == 1400
 
 
 def test_ci_glove_is_generated_once_and_read_like_a_real_file(monkeypatch, tmp_path):
