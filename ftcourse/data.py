@@ -64,8 +64,8 @@ def _profile(profile: str | None) -> str:
 
 def _missing(what: str, where: Path) -> FileNotFoundError:
     return FileNotFoundError(
-        f"{what} not found in {where}. Put a copy in its original layout there "
-        f"(FTCOURSE_DATA_DIR={where}), unset FTCOURSE_DATA_DIR to download it, "
+        f"{what} not found in {where}. Point FTCOURSE_DATA_DIR at a folder holding the original "
+        "layouts (aclImdb/, ag_news_csv/, glove/), unset it to download the data, "
         "or set FTCOURSE_PROFILE=ci to use the offline generated data."
     )
 
@@ -194,25 +194,22 @@ def glove_path(profile: str | None = None) -> Path:
         return _ci_glove_file()
     root = data_dir()
     named = os.environ.get("FTCOURSE_GLOVE", "").strip()
-    if named:
-        path = Path(named).expanduser()
-        if path.is_file():
-            return path
-        if root is not None and (root / "glove" / named).is_file():
-            return root / "glove" / named
-        where = f"nor in {root / 'glove'}" if root is not None else "(FTCOURSE_DATA_DIR is not set)"
-        raise FileNotFoundError(
-            f"FTCOURSE_GLOVE={named!r} is neither a file {where}. Name an existing GloVe text "
-            "file or one inside <FTCOURSE_DATA_DIR>/glove/, or set FTCOURSE_PROFILE=ci."
-        )
+    if named and Path(named).expanduser().is_file():
+        return Path(named).expanduser()
     if root is not None:
-        path = root / "glove" / GLOVE_DEFAULT
+        path = root / "glove" / (named or GLOVE_DEFAULT)
         if not path.is_file():
-            raise _missing(f"GloVe file glove/{GLOVE_DEFAULT} (or the file named by FTCOURSE_GLOVE)", root)
+            raise _missing(f"GloVe file glove/{path.name} (FTCOURSE_GLOVE names another)", root)
         return path
     from ftcourse import download
 
-    return download.fetch("glove.6B") / GLOVE_DEFAULT
+    path = download.fetch("glove.6B") / (named or GLOVE_DEFAULT)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"FTCOURSE_GLOVE={named!r} is neither an existing file nor one of the glove.6B files "
+            f"in {path.parent}; name a GloVe text file, or set FTCOURSE_PROFILE=ci."
+        )
+    return path
 
 
 def glove(profile: str | None = None) -> GloVe:

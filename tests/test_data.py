@@ -260,8 +260,14 @@ def test_missing_glove_file_says_what_to_do(tmp_path, monkeypatch):
 def test_glove_without_data_dir_downloads(tmp_path, monkeypatch):
     folder = tmp_path / "glove.6B"
     write_glove(folder / "glove.6B.100d.txt")
+    write_glove(folder / "glove.6B.50d.txt", ("fifty",))
     calls = fake_download(monkeypatch, {"glove.6B": folder})
     assert data.glove().itos == ["the", "movie", "good"] and calls == ["glove.6B"]
+    monkeypatch.setenv("FTCOURSE_GLOVE", "glove.6B.50d.txt")
+    assert data.glove().itos == ["fifty"]
+    monkeypatch.setenv("FTCOURSE_GLOVE", "glove.6B.51d.txt")
+    with pytest.raises(FileNotFoundError, match="glove.6B.51d.txt"):
+        data.glove()
 
 
 def test_unknown_profile_is_rejected():
@@ -484,3 +490,14 @@ def test_real_ag_news_sample(monkeypatch):
     assert ag.classes == ["World", "Sports", "Business", "Sci/Tech"]
     assert Counter(label for label, _ in ag.test) == {0: 1900, 1: 1900, 2: 1900, 3: 1900}
     assert not any(text.startswith(" ") for _, text in ag.train)  # empty titles leave no space
+
+
+@pytest.mark.realdata
+@needs_shared
+def test_real_glove_sample_by_name(monkeypatch):
+    use_data_dir(monkeypatch, SHARED_DATA)
+    monkeypatch.setenv("FTCOURSE_GLOVE", "glove.6B.50d.first2445.txt")
+    with pytest.warns(UserWarning, match="skipped"):  # the sample holds a few non-UTF-8 tokens
+        vectors = data.glove()
+    assert vectors.dim == 50 and len(vectors) + vectors.skipped == 2445
+    assert vectors.itos[:3] == ["the", ",", "."]
