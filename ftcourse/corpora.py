@@ -22,7 +22,7 @@ import numpy as np
 from ftcourse.text import basic_english
 
 # Part of the cache key of the `ci` vectors (with the text itself): bump on a change of method.
-VERSION = 2
+VERSION = 3
 
 IMDB_SIZES = (1400, 1000)  # train, test
 AG_NEWS_SIZES = (3000, 1000)
@@ -469,12 +469,14 @@ def ppmi_svd_vectors(
     context /= context.sum()
     with np.errstate(divide="ignore", invalid="ignore"):
         pmi = np.log(cooc / total) - np.log(row / total)[:, None] - np.log(context)[None, :]
-    ppmi = np.where(cooc > 0, np.maximum(pmi, 0.0), 0.0).astype(np.float32)
+    ppmi = np.where(cooc > 0, np.maximum(pmi, 0.0), 0.0)
     u, s = _truncated_svd(ppmi, dim, seed)
     vectors = u * np.sqrt(s)[None, :]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = scale * vectors / np.where(norms > 0, norms, 1.0)
-    return words, vectors.astype(np.float32)
+    # Float64 throughout, then 4 decimals: machines that sum in another order (other BLAS,
+    # other thread counts) still write the same file, so ci metrics repeat everywhere.
+    return words, np.round(vectors, 4).astype(np.float32)
 
 
 def _truncated_svd(matrix: np.ndarray, rank: int, seed: int, power: int = 4) -> tuple[np.ndarray, np.ndarray]:

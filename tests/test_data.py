@@ -304,9 +304,14 @@ def test_ci_glove_is_generated_once_and_read_like_a_real_file(monkeypatch, tmp_p
     assert set(tokens) == set(vectors.itos)  # every token of the corpora has a vector
     assert vectors.itos[:3] == [w for w, _ in tokens.most_common(3)]  # most frequent first
     # A second call reads the cached file instead of computing the vectors again.
+    real_ppmi = corpora.ppmi_svd_vectors
     monkeypatch.setattr(corpora, "ppmi_svd_vectors", lambda *a, **k: pytest.fail("recomputed"))
     again = data.glove()
     assert again.path == vectors.path and torch.equal(again.vectors, vectors.vectors)
+    # A new generator version is a new file, never the stale one.
+    monkeypatch.setattr(corpora, "ppmi_svd_vectors", real_ppmi)
+    monkeypatch.setattr(corpora, "VERSION", corpora.VERSION + 1)
+    assert data.glove_path().parent == vectors.path.parent and data.glove_path() != vectors.path
 
 
 # ---------------------------------------------------------------------------------------------
