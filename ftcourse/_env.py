@@ -12,12 +12,18 @@ from pathlib import Path
 PROFILES = ("ci", "full")
 
 
-def profile() -> str:
-    """Return the active profile, `"ci"` or `"full"` (from `FTCOURSE_PROFILE`, default `"full"`)."""
-    value = os.environ.get("FTCOURSE_PROFILE", "full").strip().lower() or "full"
+def profile(name: str | None = None) -> str:
+    """The active profile, `"ci"` or `"full"` (from `FTCOURSE_PROFILE`, default `"full"`).
+
+    Loaders take an optional `profile=` argument and pass it here: a given name is checked the
+    same way as the environment variable.
+    """
+    value = name if name is not None else os.environ.get("FTCOURSE_PROFILE", "full")
+    value = value.strip().lower() or "full"
     if value not in PROFILES:
+        source = "profile" if name is not None else "FTCOURSE_PROFILE"
         raise ValueError(
-            f"FTCOURSE_PROFILE={value!r} is not a profile; use one of {PROFILES} "
+            f"{source}={value!r} is not a profile; use one of {PROFILES} "
             "(ci: offline, generated data, seconds per notebook; full: the real datasets and models)."
         )
     return value

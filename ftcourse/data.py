@@ -55,13 +55,6 @@ class TextClassificationData:
         )
 
 
-def _profile(profile: str | None) -> str:
-    value = active_profile() if profile is None else profile
-    if value not in ("ci", "full"):
-        raise ValueError(f"profile must be 'ci' or 'full', got {value!r}")
-    return value
-
-
 def _missing(what: str, where: Path) -> FileNotFoundError:
     return FileNotFoundError(
         f"{what} not found in {where}. Point FTCOURSE_DATA_DIR at a folder holding the original "
@@ -113,7 +106,7 @@ def read_imdb_split(folder: Path, split: str) -> list[tuple[int, str]]:
 
 def load_imdb(profile: str | None = None) -> TextClassificationData:
     """IMDB movie reviews (0 = negative, 1 = positive), train and test, for the active profile."""
-    if _profile(profile) == "ci":
+    if active_profile(profile) == "ci":
         train, test = _ci_imdb()
         source = f"generated (ci profile, seed {CI_SEED})"
     else:
@@ -158,7 +151,7 @@ def read_ag_news_csv(path: Path) -> list[tuple[int, str]]:
 
 def load_ag_news(profile: str | None = None) -> TextClassificationData:
     """AG News (World, Sports, Business, Sci/Tech as labels 0..3), train and test."""
-    if _profile(profile) == "ci":
+    if active_profile(profile) == "ci":
         train, test = _ci_ag_news()
         return TextClassificationData(
             "ag_news", train, test, list(AG_NEWS_CLASSES), f"generated (ci profile, seed {CI_SEED})"
@@ -190,7 +183,7 @@ def load_ag_news(profile: str | None = None) -> TextClassificationData:
 # GloVe
 def glove_path(profile: str | None = None) -> Path:
     """The GloVe text file `glove()` reads (generating it first on the `ci` profile)."""
-    if _profile(profile) == "ci":
+    if active_profile(profile) == "ci":
         return _ci_glove_file()
     root = data_dir()
     named = os.environ.get("FTCOURSE_GLOVE", "").strip()

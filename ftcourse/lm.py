@@ -72,11 +72,11 @@ def load_wikitext(profile: str | None = None, drop_empty: bool = False):
     """
     from datasets import Dataset, DatasetDict
 
-    value = active_profile() if profile is None else profile
+    value = active_profile(profile)
     if value == "ci":
         rows = {split: generate_lm_corpus(size, seed)
                 for seed, (split, size) in enumerate(zip(WIKITEXT_FILES, CI_SIZES))}
-    elif value == "full":
+    else:
         root = data_dir()
         if root is None:
             from ftcourse.hf import load_hub_dataset
@@ -86,8 +86,6 @@ def load_wikitext(profile: str | None = None, drop_empty: bool = False):
         else:
             folder = root / "wikitext-2-raw"
             rows = {split: read_wikitext(folder / name) for split, name in WIKITEXT_FILES.items()}
-    else:
-        raise ValueError(f"profile must be 'ci' or 'full', got {value!r}")
     if drop_empty:
         rows = {split: [row for row in split_rows if row] for split, split_rows in rows.items()}
     return DatasetDict({split: Dataset.from_dict({"text": split_rows}) for split, split_rows in rows.items()})

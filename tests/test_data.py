@@ -271,7 +271,7 @@ def test_glove_without_data_dir_downloads(tmp_path, monkeypatch):
 
 
 def test_unknown_profile_is_rejected():
-    with pytest.raises(ValueError, match="'ci' or 'full'"):
+    with pytest.raises(ValueError, match="profile='fast' is not a profile"):
         data.load_imdb("fast")
 
 

@@ -61,3 +61,10 @@ def test_atomic_write_replaces_whole_file(tmp_path):
     results.atomic_write_text(target, "new")
     assert target.read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_profile_argument_is_checked_like_the_variable(monkeypatch):
+    monkeypatch.setenv("FTCOURSE_PROFILE", "full")
+    assert ftcourse.profile("ci") == "ci" and ftcourse.profile(None) == "full"
+    with pytest.raises(ValueError, match="profile='fast' is not a profile"):
+        ftcourse.profile("fast")
