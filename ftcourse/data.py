@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -444,3 +445,29 @@ def make_loader(
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate)
+
+
+class SplitLoaders(NamedTuple):
+    """The train, validation and test loaders of one dataset."""
+
+    train: DataLoader
+    valid: DataLoader
+    test: DataLoader
+
+
+def split_loaders(
+    dataset: TextClassificationData,
+    vocab: Vocab,
+    batch_size: int = 32,
+    max_len: int | None = None,
+    valid_fraction: float = 0.05,
+    seed: int = 0,
+) -> SplitLoaders:
+    """The seeds' set-up in one call: split `dataset.train` 95/5 (`train_valid_split`), then a
+    shuffled, bucketed train loader and validation and test loaders (`make_loader`)."""
+    train, valid = train_valid_split(dataset.train, valid_fraction=valid_fraction, seed=seed)
+    return SplitLoaders(
+        make_loader(train, vocab, batch_size, shuffle=True, max_len=max_len, seed=seed),
+        make_loader(valid, vocab, batch_size, max_len=max_len),
+        make_loader(dataset.test, vocab, batch_size, max_len=max_len),
+    )

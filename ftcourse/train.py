@@ -77,6 +77,14 @@ def _state_bytes(model: nn.Module) -> bytes:
     return buffer.getvalue()
 
 
+def _set_epoch(loader, epoch: int) -> None:
+    """Give a shuffling sampler its epoch (as DistributedSampler needs): every `fit` then sees the
+    same batch order in its epoch k, however often the loader was iterated before."""
+    for sampler in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+
 def fit(
     model: nn.Module,
     train_loader,
@@ -102,6 +110,8 @@ def fit(
     `clip_grad_norm_(..., 0.1)`. When the validation accuracy improves the weights are kept
     (written atomically to `checkpoint` when given, else in memory) and restored at the end.
     With `patience`, training stops after that many epochs without a better validation accuracy.
+    A train loader whose sampler has `set_epoch` (ftcourse's bucketing sampler, DistributedSampler)
+    gets epoch 0, 1, ... at the start of each epoch, so runs on one loader see the same orders.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -122,6 +132,7 @@ def fit(
     bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
+        _set_epoch(train_loader, epoch - 1)
         model.train()
         total = 0.0
         for labels, *inputs in train_loader:

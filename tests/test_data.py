@@ -468,6 +468,20 @@ def test_make_loader_orders(vocab):
         data.make_loader([], vocab)
 
 
+
+def test_split_loaders_follow_the_split_and_keep_the_test_set(vocab):
+    items = _items(100)
+    test = _items(30)
+    dataset = data.TextClassificationData("toy", items, test, ["a", "b"], "generated")
+    loaders = data.split_loaders(dataset, vocab, batch_size=8, max_len=6, seed=3)
+    train, valid = data.train_valid_split(items, seed=3)
+    seen = {name: sorted(y for labels, _ in loader for y in labels.tolist()) for name, loader in loaders._asdict().items()}
+    assert seen["train"] == sorted(y for y, _ in train) and seen["valid"] == sorted(y for y, _ in valid)
+    assert seen["test"] == sorted(y for y, _ in test)
+    assert max(tokens.shape[1] for _, tokens in loaders.train) <= 6
+    first, second = (data.split_loaders(dataset, vocab, batch_size=8, max_len=6, seed=3).train for _ in range(2))
+    assert [labels.tolist() for labels, _ in first] == [labels.tolist() for labels, _ in second]
+
 # ---------------------------------------------------------------------------------------------
 # The real samples in ../shared/data (absent from a user's clone)
 needs_shared = pytest.mark.skipif(

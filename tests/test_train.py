@@ -61,6 +61,32 @@ def test_fit_is_deterministic():
     assert first.loss == second.loss and first.val_acc == second.val_acc
 
 
+
+def test_fit_gives_a_bucketing_loader_its_epoch():
+    from ftcourse.data import make_loader
+
+    vocab = Vocab(["good", "bad", "film"])
+    items = [(i % 2, " ".join(["good" if i % 2 else "bad"] * (1 + i % 7))) for i in range(96)]
+    loader = make_loader(items, vocab, batch_size=8, shuffle=True, seed=0)
+    seen = []
+
+    class Spy(Bag):
+        def forward(self, tokens):
+            seen.append(tokens.shape[1])
+            return super().forward(tokens)
+
+    def run():
+        seen.clear()
+        ftcourse.set_seed(0)
+        fit(Spy(vocab_size=len(vocab)), loader, epochs=2, progress=False, device="cpu")
+        return list(seen)
+
+    first = run()
+    for _ in loader:  # another use of the loader in between must not change the next run
+        pass
+    assert run() == first
+    assert first[: len(loader)] != first[len(loader):]  # and the two epochs differ
+
 def test_fit_restores_best_weights_in_memory():
     model, history, valid = _trained(epochs=4)
     assert evaluate(model, valid, device="cpu") == pytest.approx(history.best_val_acc)
