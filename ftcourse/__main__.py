@@ -1,4 +1,5 @@
-"""`python -m ftcourse run NOTEBOOK ...`: run a chapter headless (see `ftcourse.runner`)."""
+"""`python -m ftcourse run NOTEBOOK ...`: run a chapter headless (see `ftcourse.runner`);
+`python -m ftcourse serve FOLDER`: serve a fine-tuned classifier over HTTP (see `ftcourse.serve`)."""
 
 from __future__ import annotations
 
@@ -55,12 +56,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a value of the notebook's parameters cell, e.g. --set EPOCHS=10 "
         "(repeatable; the chapter records the values it ran with)",
     )
+    serve = commands.add_parser(
+        "serve",
+        help="serve a fine-tuned text classifier over HTTP (GET /health, POST /predict, POST /predict/batch)",
+        description="Load a folder written by save_pretrained (model and tokenizer) once and serve it "
+        "with uvicorn.",
+    )
+    serve.add_argument("model", help="folder of the fine-tuned model and its tokenizer")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ftcourse` and of the `ftcourse` script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        from ftcourse.serve import serve
+
+        try:
+            serve(args.model, host=args.host, port=args.port)
+        except (FileNotFoundError, OSError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        return 0
     from ftcourse import profile
     from ftcourse.runner import DEFAULT_TIMEOUT, RunError, parse_overrides, run_notebook
 
