@@ -141,6 +141,20 @@ ARTEFACTS: dict[str, Artefact] = {
             description="AG News test split, 7,600 rows (torchtext's copy)",
             license="non-commercial research and teaching (AG's corpus of news articles)",
         ),
+        Artefact(
+            name="emnist",
+            urls=("https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip",),
+            # NIST publishes no checksum or size; the md5 is the one torchvision's EMNIST dataset
+            # class pins for this file (torchvision/datasets/mnist.py).
+            sha256=None,
+            md5="58c8d27c78d21e728a6bc7b3cc06412e",
+            size=None,
+            archive="zip",
+            filename="emnist-gzip.zip",
+            target="emnist/gzip",
+            description="EMNIST (Cohen et al. 2017) in IDX format: gzip/emnist-{split}-{train,test}-*-ubyte.gz",
+            license="NIST Special Database 19 derivative; cite Cohen et al. (2017)",
+        ),
     )
 }
 

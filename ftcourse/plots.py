@@ -91,3 +91,53 @@ def plot_positional_encoding(pe, dims: tuple[int, ...] = (0, 1, 4, 5), max_posit
     right.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_column_space(matrix, ax=None, title: str | None = None, limit: float = 3.0):
+    """The columns of a 3-row matrix as arrows from the origin, and the space they span: the
+    plane (rank 2) or the line (rank 1) that every product `matrix @ x` lands in (chapter 04)."""
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] != 3:
+        raise ValueError(f"plot_column_space draws 3-row matrices (3-D columns), got shape {matrix.shape}")
+    if ax is None:
+        fig = plt.figure(figsize=(4.5, 4.5))
+        ax = fig.add_subplot(projection="3d")
+    elif not hasattr(ax, "plot_surface"):
+        raise ValueError("pass a 3-D axis, e.g. fig.add_subplot(projection='3d')")
+    u, s, _ = np.linalg.svd(matrix)
+    rank = int(np.linalg.matrix_rank(matrix))
+    grid = np.linspace(-limit, limit, 11)
+    if rank == 2:  # the plane through the origin spanned by the first two left singular vectors
+        a, b = np.meshgrid(grid, grid)
+        points = u[:, :1, None] * a + u[:, 1:2, None] * b
+        ax.plot_surface(*points, alpha=0.3, color="tab:green")
+    elif rank == 1:
+        line = u[:, :1] * grid
+        ax.plot(*line, color="tab:green", linewidth=3, alpha=0.5)
+    for i in range(matrix.shape[1]):
+        ax.quiver(0, 0, 0, *matrix[:, i], color="tab:blue", arrow_length_ratio=0.1)
+    for setter in (ax.set_xlim, ax.set_ylim, ax.set_zlim):
+        setter(-limit, limit)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_zlabel("z")
+    ax.set_title(title or f"{matrix.shape[1]} columns, rank {rank}")
+    return ax.figure
+
+
+def plot_image_grid(images, labels, classes, columns: int = 10, rows: int = 2, title: str | None = None):
+    """The first `rows * columns` images [N, 1, H, W] with their class names (chapter 04)."""
+    images = np.asarray(images)
+    count = min(len(images), rows * columns)
+    if count == 0:
+        raise ValueError("plot_image_grid got no images")
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 0.9, rows * 1.1))
+    for i, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if i < count:
+            ax.imshow(images[i].squeeze(0), cmap="gray_r")
+            ax.set_title(str(classes[int(labels[i])]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,452 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. BERT: anatomy and four fine-tuning strategies
+#
+# BERT-base has 110 million parameters. Fine-tuning all of them for every task is the simplest
+# recipe, but far from the only one. This chapter first takes BERT apart (what its parameters
+# are, what `[CLS]`, `[SEP]` and the pooler do), then fine-tunes a pre-trained encoder for
+# movie-review sentiment in four ways:
+#
+# | strategy | what trains |
+# |---|---|
+# | full fine-tuning | every parameter of the encoder, and a new classification head |
+# | head only | only the new head; the encoder is a frozen feature extractor |
+# | adapters | small bottleneck modules after each layer's attention and feed-forward blocks, and the head |
+# | LoRA | low-rank updates of the attention's query and value projections, and the head |
+#
+# Adapters are due to Houlsby et al. (2019), LoRA to Hu et al. (2021); chapters 3 and 4 built
+# both from scratch on smaller models.
+#
+# Two source notebooks are reproduced here: one builds the four strategies on
+# `bert-base-uncased` and counts their trainable parameters (it trains none of them), the other
+# dissects BERT's parameters, special tokens and pooler. Their figures are quoted below as
+# theirs; ours are computed in this page.
+
+# %% tags=["remove-cell"]
+# Installs the companion package when this notebook runs in Colab.
+import sys
+
+if "google.colab" in sys.modules:
+    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse"
+    pass
+
+# %%
+import inspect
+
+import matplotlib.pyplot as plt
+import torch
+import transformers
+from IPython.display import Markdown
+
+import ftcourse
+from ftcourse import bert, data, hf, plots, results
+from ftcourse.adapt import count_parameters
+from ftcourse.train import evaluate, fit
+
+# %% tags=["parameters"]
+PROFILE = ftcourse.profile()
+SEED = 0
+ROLE = ftcourse.choose(ci="minilm", full="bert_uncased")  # the pre-trained encoder
+NUM_LAYERS = ftcourse.choose(ci=2, full=None)  # keep only the first N layers (None: all)
+POOLING = ftcourse.choose(ci="mean", full="cls")  # what the head reads (see "Which vector")
+MAX_LEN = ftcourse.choose(ci=64, full=256)  # word pieces per review, [CLS] and [SEP] included
+TRAIN_SIZE = ftcourse.choose(ci=192, full=None)  # training reviews (None: all)
+VALID_SIZE = ftcourse.choose(ci=64, full=None)
+TEST_SIZE = ftcourse.choose(ci=200, full=None)
+BATCH_SIZE = ftcourse.choose(ci=16, full=32)
+EPOCHS = ftcourse.choose(ci=2, full=2)
+LR = {  # AdamW learning rates: small for pre-trained weights, larger for new modules
+    "full": ftcourse.choose(ci=1e-4, full=2e-5),
+    "head_only": ftcourse.choose(ci=3e-3, full=1e-3),
+    "adapters": ftcourse.choose(ci=1e-3, full=5e-4),
+    "lora": ftcourse.choose(ci=1e-3, full=5e-4),
+}
+CLIP = 1.0
+BOTTLENECK, RANK, ALPHA = 64, 8, 32  # the source's adapter size and LoRA settings
+ANATOMY_DEVICE = ftcourse.choose(ci="meta", full="cpu")  # where BERT-base is built for counting
+timer = results.Timer()
+ftcourse.set_seed(SEED)
+print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__} "
+      f"transformers {transformers.__version__}")
+
+# %% [markdown]
+# ## Part 1: anatomy of BERT-base
+#
+# Counting parameters needs the architecture, not the pre-trained numbers: `BertConfig()` *is*
+# bert-base-uncased's configuration (12 layers, hidden size 768, 12 heads, a 30,522-word
+# vocabulary), so `BertModel(BertConfig())` has exactly its parameters, with random values and
+# no download. On the `ci` profile we build it on PyTorch's `meta` device, which records shapes
+# and allocates nothing (building it for real takes seconds and 440 MB); on `full` it is built
+# with real random weights. The counts are the same either way.
+
+# %%
+with torch.device(ANATOMY_DEVICE):
+    bert_base = transformers.BertModel(transformers.BertConfig())
+named = list(bert_base.named_parameters())
+print(f"BERT-base has {len(named)} named parameter tensors (built on {ANATOMY_DEVICE!r})\n")
+for title, rows in [("Embeddings", named[:5]), ("First encoder layer", named[5:21]), ("Pooler", named[-2:])]:
+    print(title)
+    for name, p in rows:
+        print(f"  {name:52s} {tuple(p.shape)!s:>12}")
+
+# %% [markdown]
+# The embeddings hold a 768-dimensional vector for each of the 30,522 word pieces, for each of
+# 512 positions and for the two segment types (sentence A or B). Each of the 12 layers has the
+# attention's query, key and value projections, its output projection (`attention.output.dense`),
+# the feed-forward block (`intermediate.dense`, 768 -> 3,072, and `output.dense`, back to 768)
+# and two LayerNorms. The pooler is one more 768 x 768 layer, described below.
+
+# %%
+matrices = sum(p.numel() for _, p in named if p.dim() == 2)
+vectors = sum(p.numel() for _, p in named if p.dim() == 1)
+total = count_parameters(bert_base).total
+print(f"in 2-D tensors (weight matrices and embeddings): {matrices:,}")
+print(f"in 1-D tensors (biases and LayerNorm scales/shifts): {vectors:,}")
+print(f"total: {total:,}")
+
+# %% [markdown]
+# Seed 003 reports "199 different named parameters" and "Total Parameters: 109,360,128", summing
+# `shape[0] * shape[1]` over the tensors with two dimensions. That is the count of the 2-D
+# tensors only; the biases and LayerNorm parameters are left out, and the model's real total is
+# the last line above.
+#
+# ### The four strategies, counted on BERT-base
+#
+# The source's `ClassificationModel` puts dropout and a `Linear(768, 2)` on the final hidden state
+# of the `[CLS]` token; ftcourse's `EncoderClassifier` is that class.
+# `ftcourse.bert.build_classifier` sets one up for each strategy and counts the parameters at
+# each step:
+
+# %%
+Markdown(f"```python\n{inspect.getsource(bert.build_classifier)}\n```")
+
+# %%
+anatomy = {}
+rows = ["| strategy | step | trainable | total | trainable % |", "|---|---|---|---|---|"]
+for strategy in bert.STRATEGIES:
+    model, stages = bert.build_classifier(bert_base, strategy, num_class=2, bottleneck=BOTTLENECK,
+                                          rank=RANK, alpha=ALPHA)
+    for step, c in stages.items():
+        rows.append(f"| {strategy} | {step} | {c.trainable:,} | {c.total:,} | {c.percent:.2f}% |")
+    anatomy[strategy] = stages[list(stages)[-1]]
+    del model
+lora_only = anatomy["lora"].trainable - anatomy["head_only"].trainable
+adapter_only = anatomy["adapters"].trainable - anatomy["head_only"].trainable
+del bert_base
+Markdown("\n".join(rows))
+
+# %% [markdown]
+# What the numbers are made of:
+
+# %%
+d, layers = 768, 12
+print(f"head: {d} x 2 weights + 2 biases = {d * 2 + 2:,}")
+print(f"LoRA: {layers} layers x 2 projections (query, value) x rank {RANK} x ({d} + {d}) = "
+      f"{layers * 2 * RANK * (d + d):,}; measured {lora_only:,}")
+per_adapter = 2 * d * BOTTLENECK + d + BOTTLENECK
+print(f"adapters: {layers} layers x 2 adapters x (2 x {d} x {BOTTLENECK} + {d} + {BOTTLENECK} = "
+      f"{per_adapter:,}) = {layers * 2 * per_adapter:,}; measured {adapter_only:,}")
+
+# %% [markdown]
+# Seed 000 prints `Trainable parameters: 109483778 / 109483778 (100.00%)` for full fine-tuning and
+# `1538 / 109483778 (0.00%)` for the head alone: the same figures as ours. Its adapter and LoRA
+# cells cannot give comparable ones, and we fix both:
+#
+# - Its `AdapterTransformerLayer` calls `sa_layer_norm`, `ffn` and `output_layer_norm`, which are
+#   DistilBERT's attribute names; a `BertLayer` has none of them, so the first forward pass
+#   fails. `add_bert_adapters` instead wraps BERT's own output projections
+#   (`attention.output.dense` and `output.dense`), so each adapter sits after its block and before
+#   the block's residual LayerNorm, as in Houlsby et al.
+# - Its adapters start from random up-projections and add a LayerNorm, so inserting them changes
+#   every output of the pre-trained model before any training. Ours start with a zero
+#   up-projection: at insertion the adapted model computes exactly what the pre-trained one did.
+# - Its LoRA cell runs on the model the adapter cell already modified (the same `base_model`
+#   object), so the counted model holds both adapters and LoRA. `build_classifier` starts each
+#   strategy from a fresh copy of the encoder, and `apply_lora` refuses a layer that is
+#   already wrapped.
+
+# %% [markdown]
+# ## Tokens: `[CLS]` and `[SEP]`
+#
+# BERT's tokenizer splits text into word pieces, adds `[CLS]` (id 101) at the start and `[SEP]`
+# (id 102) at the end of each sentence, and marks each token with its segment (0 for the first
+# sentence, 1 for the second) in `token_type_ids`. The encoder used below has bert-base-uncased's
+# vocabulary on both profiles.
+
+# %%
+tokenizer = hf.load_tokenizer(ROLE)
+print(type(tokenizer).__name__, f"vocabulary {len(tokenizer):,}")
+print("'hello world' ->", tokenizer("hello world")["input_ids"])
+pair = tokenizer("The film was wonderful.", "I would watch it again.", return_tensors="pt")
+tokens = tokenizer.convert_ids_to_tokens(pair["input_ids"][0])
+for token, segment in zip(tokens, pair["token_type_ids"][0].tolist()):
+    print(f"{token:12s} segment {segment}")
+
+# %%
+seed_text = "Agney really loves Pokemon, Lucario is his favorite."
+seed_ids = tokenizer.encode(seed_text)
+print(seed_ids)
+print(tokenizer.convert_ids_to_tokens(seed_ids))
+printed_in_seed = [101, 12943, 5420, 7459, 20421, 102]
+print("the source's ids decode to:", tokenizer.convert_ids_to_tokens(printed_in_seed))
+
+# %% [markdown]
+# Seed 003 shows `[101, 12943, 5420, 7459, 20421, 102]` for that sentence, with the comment
+# "102 -> [CLS] and 102 -> [SEP]". The comment should read 101 -> [CLS]. And the six ids are not
+# those of that sentence: decoded with the same bert-base-uncased vocabulary they read
+# "agney loves pokemon", so the output was left over from an earlier version of the text. Printed
+# outputs in a notebook are only as current as the last run of their cell.
+#
+# ## The pooler
+#
+# `BertModel` returns two things: `last_hidden_state`, one vector per token, and `pooler_output`,
+# which is a `Linear(768, 768)` followed by `tanh` applied to the `[CLS]` vector. In the original
+# BERT it was trained by the next-sentence-prediction task. We load the pre-trained encoder and
+# compute the pooler by hand:
+
+# %%
+encoder = hf.load_model(ROLE)
+print(hf.describe(ROLE))
+print(f"{type(encoder).__name__}: {encoder.config.num_hidden_layers} layers, "
+      f"hidden {encoder.config.hidden_size}, {count_parameters(encoder).total:,} parameters")
+encoder.eval()
+with torch.no_grad():
+    out = encoder(**pair)
+    cls_vector = out.last_hidden_state[:, 0]
+    by_hand = torch.tanh(encoder.pooler.dense(cls_vector))
+print("last_hidden_state", tuple(out.last_hidden_state.shape),
+      " pooler_output", tuple(out.pooler_output.shape))
+print("tanh(dense(h[CLS])) equals pooler_output:", torch.allclose(by_hand, out.pooler_output, atol=1e-6))
+assert torch.allclose(by_hand, out.pooler_output, atol=1e-6)
+
+# %% [markdown]
+# Seed 003 checks the same thing with `==`. Exact equality of floating-point results holds only
+# while both sides happen to run the same kernels in the same order; `torch.allclose` states what
+# we mean. Note that seed 000's classifier reads `last_hidden_state[:, 0]`, not the pooler: the
+# pooler's 590,592 parameters are counted in every total above, but they receive no gradient.
+#
+# ### Which vector should the head read?
+#
+# A frozen encoder is only as useful as the vector the head reads. BERT-base learned to put a
+# summary in `[CLS]` (next-sentence prediction trains it). The `ci` profile's stand-in,
+# all-MiniLM-L6-v2, was trained by sentence-transformers through the *average* of its token
+# vectors, so its `[CLS]` state need not summarise anything. We measure how much each candidate
+# varies from one review to another at the depth used for training below (the spread between
+# reviews is what a linear head can use):
+
+# %%
+imdb = data.load_imdb()
+if NUM_LAYERS is not None:
+    bert.truncate_layers(encoder, NUM_LAYERS)
+probe_ids, probe_mask = bert.encode_batch(tokenizer, [text for _, text in imdb.train[:64]], MAX_LEN)
+with torch.no_grad():
+    hidden = encoder(input_ids=probe_ids, attention_mask=probe_mask).last_hidden_state
+spread = {"[CLS]": hidden[:, 0].std(dim=0).median().item(),
+          "mean over tokens": bert.mean_pool(hidden, probe_mask).std(dim=0).median().item()}
+for name, value in spread.items():
+    print(f"{name:17s} median spread across 64 reviews: {value:.4f}")
+
+# %%
+ratio = spread["mean over tokens"] / spread["[CLS]"]
+Markdown(
+    f"With {encoder.config.num_hidden_layers} layers of {hf.describe(ROLE)}, the average over tokens varies "
+    f"{ratio:.0f} times more between reviews than the `[CLS]` vector. The head here reads "
+    f"**{'the [CLS] vector, as in the source' if POOLING == 'cls' else 'the average over the real tokens'}** "
+    f"(`POOLING = {POOLING!r}`: "
+    f"`{'EncoderClassifier' if POOLING == 'cls' else 'bert.MeanPoolingClassifier'}`). "
+    "Same modules, same parameter counts; only the vector given to the head differs."
+)
+
+# %% [markdown]
+# ## Part 2: four strategies on movie-review sentiment
+#
+# On `full` this is the source's setting: bert-base-uncased on the IMDB reviews, with the
+# `[CLS]` head. The source trains nothing, so it gives no recipe; we use the customary one:
+# AdamW, a learning rate of 2e-5 for the pre-trained weights (the BERT paper fine-tunes with
+# 2e-5 to 5e-5 for 2 to 4 epochs), larger ones for the freshly initialised modules (head,
+# adapters, LoRA), gradient clipping at 1, and reviews cut to 256 word pieces.
+#
+# On `ci` (CPU, seconds) the encoder is all-MiniLM-L6-v2, a real pre-trained BERT-architecture
+# model from a PyPI wheel, cut to its first two layers so that four trainings fit in well under
+# a minute, with a head on the average over tokens (see above), trained on a couple of hundred
+# generated reviews cut to 64 word pieces. Its numbers show the mechanics, not BERT-base's
+# accuracy on IMDB.
+
+# %%
+print(imdb.source)
+train, valid = data.train_valid_split(imdb.train, valid_fraction=0.05, seed=SEED)
+train, valid, test = train[:TRAIN_SIZE], valid[:VALID_SIZE], imdb.test[:TEST_SIZE]
+print(f"train {len(train):,}  valid {len(valid):,}  test {len(test):,}")
+print(f"encoder: {encoder.config.num_hidden_layers} layers, {count_parameters(encoder).total:,} parameters")
+
+# %% [markdown]
+# `ftcourse.bert.make_loader` tokenises every review once, pads each batch to its longest review
+# and groups reviews of similar length into the same batch. Each batch is
+# `(labels, input_ids, attention_mask)`; `fit` calls the model as `model(input_ids, attention_mask)`.
+# The attention mask is 1 on real tokens and 0 on padding, so attention (and the average over
+# tokens) ignores the padding.
+
+# %%
+train_loader = bert.make_loader(train, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
+valid_loader = bert.make_loader(valid, tokenizer, 64, max_length=MAX_LEN)
+test_loader = bert.make_loader(test, tokenizer, 64, max_length=MAX_LEN)
+labels, input_ids, attention_mask = next(iter(train_loader))
+print("labels", labels.tolist())
+print("input_ids", tuple(input_ids.shape), " padding share", f"{1 - attention_mask.float().mean():.1%}")
+print(tokenizer.decode(input_ids[0][attention_mask[0].bool()])[:300])
+
+# %% [markdown]
+# Each strategy starts from a fresh copy of the same pre-trained encoder, with the same seed.
+
+# %%
+runs, histories = {}, {}
+for strategy in bert.STRATEGIES:
+    ftcourse.set_seed(SEED)
+    model, stages = bert.build_classifier(encoder, strategy, num_class=2, bottleneck=BOTTLENECK,
+                                          rank=RANK, alpha=ALPHA, pooling=POOLING)
+    print(f"{strategy}: " + "; ".join(f"{step}: {c}" for step, c in stages.items()))
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=LR[strategy], weight_decay=0.01)
+    history = fit(model, train_loader, valid_loader, epochs=EPOCHS, optimizer=optimizer, clip=CLIP,
+                  desc=strategy)
+    counts = count_parameters(model)
+    runs[strategy] = {"accuracy": evaluate(model, test_loader), "trainable": counts.trainable,
+                      "total": counts.total, "seconds": history.seconds, "best_epoch": history.best_epoch,
+                      "lr": LR[strategy]}
+    histories[strategy] = history
+    print(f"{strategy}: best validation epoch {history.best_epoch}, "
+          f"test accuracy {runs[strategy]['accuracy']:.3f}\n")
+    if strategy == "full":
+        full_model = model
+
+# %%
+fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.2))
+for ax, strategy in zip(axes, runs):
+    plots.plot_history(histories[strategy], title=strategy, ax=ax)
+fig.tight_layout()
+
+# %% [markdown]
+# ## Comparison
+
+# %%
+rows = ["| strategy | test accuracy | trainable / total parameters | trainable % | training seconds |",
+        "|---|---|---|---|---|"]
+for s, r in runs.items():
+    rows.append(f"| {s} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | "
+                f"{100 * r['trainable'] / r['total']:.2f}% | {r['seconds']:.1f} |")
+Markdown("\n".join(rows))
+
+# %%
+fig = plots.plot_comparison(
+    {s: r["accuracy"] for s, r in runs.items()},
+    title=f"sentiment test accuracy ({PROFILE} profile)",
+    chance=0.5,
+    annotations={s: f"{r['trainable']:,} trained" for s, r in runs.items()},
+)
+
+# %% [markdown]
+# In words, generated from the runs above:
+
+# %%
+best = max(runs, key=lambda s: runs[s]["accuracy"])
+gap = {s: runs["full"]["accuracy"] - runs[s]["accuracy"] for s in ("head_only", "adapters", "lora")}
+share = {s: runs[s]["trainable"] / runs["full"]["trainable"] for s in ("head_only", "adapters", "lora")}
+
+
+def versus_full(s):
+    word = "behind" if gap[s] > 0 else "ahead of"
+    return (f"**{s}** trained {100 * share[s]:.2g}% of full fine-tuning's parameters "
+            f"and ended {abs(gap[s]):.1%} {word} it")
+
+
+Markdown(
+    f"On the `{PROFILE}` profile ({hf.describe(ROLE)}, {encoder.config.num_hidden_layers} layers; "
+    f"IMDB: {imdb.source}; "
+    f"{len(train):,} training reviews, {EPOCHS} epochs), the best test accuracy was **{best}**'s, "
+    f"{runs[best]['accuracy']:.3f}. Full fine-tuning reached {runs['full']['accuracy']:.3f}; "
+    f"{versus_full('head_only')}; {versus_full('adapters')}; {versus_full('lora')}. "
+    f"With {len(test):,} test reviews, one review is {1 / len(test):.1%} of accuracy: differences of a few "
+    "points between strategies are within the noise of a run this small. "
+    "What does not depend on the run is the storage: on BERT-base in 32-bit floats, a task's LoRA weights "
+    f"and head take {anatomy['lora'].trainable * 4 / 1e6:.1f} MB and its adapters and head "
+    f"{anatomy['adapters'].trainable * 4 / 1e6:.1f} MB, next to one shared copy of the encoder, where full "
+    f"fine-tuning stores a whole new model of {anatomy['full'].total * 4 / 1e6:.0f} MB per task."
+)
+
+# %% [markdown]
+# ## Using the fine-tuned model
+
+# %%
+reviews = ["An absolute delight: moving, funny and beautifully acted.",
+           "Dull, predictable and far too long. I want my evening back."]
+for review, label in zip(reviews, bert.predict(full_model, tokenizer, reviews, imdb.classes, MAX_LEN)):
+    print(f"{label:16s} <- {review}")
+
+# %% [markdown]
+# At the accuracies above some answers will be wrong, more so on `ci`, where the model has seen a
+# couple of hundred generated reviews whose wording differs from these.
+
+# %% [markdown]
+# ## Record the results
+
+# %%
+metrics = {
+    "count/named_parameters": len(named),
+    "count/params_2d": matrices,
+    "count/bert_base_total": total,
+    "count/classifier_total": anatomy["full"].total,
+    "count/head_only_trainable": anatomy["head_only"].trainable,
+    "count/lora_qv_r8": lora_only,
+    "count/adapters_b64_trainable": anatomy["adapters"].trainable,
+}
+for s, r in runs.items():
+    metrics[f"accuracy/{s}"] = r["accuracy"]
+    metrics[f"trainable_params/{s}"] = r["trainable"]
+    metrics[f"seconds/{s}"] = r["seconds"]
+path = results.record(
+    "05_bert_strategies", metrics,
+    data_source=f"IMDB: {imdb.source}; encoder: {hf.describe(ROLE)}, "
+                f"{encoder.config.num_hidden_layers} layers",
+    seconds=timer.seconds,
+    extra={"runs": runs, "epochs": EPOCHS, "max_len": MAX_LEN, "pooling": POOLING, "train_size": len(train),
+           "test_size": len(test)},
+)
+print(path.name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in metrics.items()})
+# The anatomy counts are exact on every profile (the source documents' figures).
+results.check(metrics, {
+    "count/named_parameters": (199, 199),
+    "count/params_2d": (109_360_128, 109_360_128),
+    "count/bert_base_total": (109_482_240, 109_482_240),
+    "count/classifier_total": (109_483_778, 109_483_778),
+    "count/head_only_trainable": (1_538, 1_538),
+    "count/lora_qv_r8": (294_912, 294_912),
+    "count/adapters_b64_trainable": (2_380_802, 2_380_802),
+})
+if PROFILE == "ci":
+    # Measured with SEED 0 (200 test reviews; chance 0.5, a constant answer ~0.49-0.51): full 0.775,
+    # head only 0.755, adapters 0.730, LoRA 0.735. The trainable counts are those of MiniLM's first
+    # two layers (hidden 384): head 770; LoRA 2 x 2 x 8 x 768 + 770; adapters 4 x 49,600 + 770.
+    results.check(metrics, {
+        "accuracy/full": (0.65, 1.0),
+        "accuracy/head_only": (0.65, 1.0),
+        "accuracy/adapters": (0.65, 1.0),
+        "accuracy/lora": (0.65, 1.0),
+        "trainable_params/full": (15_616_130, 15_616_130),
+        "trainable_params/head_only": (770, 770),
+        "trainable_params/adapters": (199_170, 199_170),
+        "trainable_params/lora": (25_346, 25_346),
+    })

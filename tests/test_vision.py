@@ -1,0 +1,268 @@
+"""ftcourse.vision: the IDX reader and EMNIST loader on small gzip files written in the original
+format, scikit-learn's digits split, the image loaders; and the two chapter 04 plots."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ftcourse import download, plots, vision
+from ftcourse.models import LeNet
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("FTCOURSE_DATA_DIR", raising=False)
+    monkeypatch.setenv("FTCOURSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FTCOURSE_OFFLINE", "1")  # a test that tried to download would fail loudly
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> Path:
+    """An IDX file as MNIST/EMNIST ship them: 0, 0, type 0x08, ndim, big-endian sizes, bytes."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    payload = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compress:
+        with gzip.open(path, "wb") as handle:
+            handle.write(payload)
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def upright_letters(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Upright 28x28 images, each with one bright pixel at a known place, and labels 1..26."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 28, 28), dtype=np.uint8)
+    rows, cols = rng.integers(0, 28, count), rng.integers(0, 28, count)
+    images[np.arange(count), rows, cols] = 255
+    images[:, 0, 5] = 80  # an asymmetric mark: transposing would move it to (5, 0)
+    labels = (np.arange(count) % 26 + 1).astype(np.uint8)
+    return images, labels
+
+
+def write_emnist(folder: Path, split: str = "letters", counts=(52, 26)) -> dict[str, np.ndarray]:
+    """The four gzip files of an EMNIST split; images stored transposed, as EMNIST does."""
+    upright = {}
+    for part, count in zip(("train", "test"), counts):
+        images, labels = upright_letters(count, seed=len(part))
+        if split != "letters":
+            labels = (np.arange(count) % 10).astype(np.uint8)
+        write_idx(folder / f"emnist-{split}-{part}-images-idx3-ubyte.gz", images.transpose(0, 2, 1))
+        write_idx(folder / f"emnist-{split}-{part}-labels-idx1-ubyte.gz", labels)
+        upright[part], upright[f"{part}_labels"] = images, labels
+    return upright
+
+
+# --- IDX -------------------------------------------------------------------------------------
+
+
+def test_read_idx_round_trips_gzip_and_raw(tmp_path):
+    array = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    for compress, name in ((True, "a-idx3-ubyte.gz"), (False, "a-idx3-ubyte")):
+        got = vision.read_idx(write_idx(tmp_path / name, array, compress))
+        assert got.shape == (2, 3, 4) and got.dtype == np.uint8
+        np.testing.assert_array_equal(got, array)
+    labels = vision.read_idx(write_idx(tmp_path / "l-idx1-ubyte.gz", np.array([3, 1, 4], dtype=np.uint8)))
+    np.testing.assert_array_equal(labels, [3, 1, 4])
+
+
+def test_read_idx_magic_number_is_checked(tmp_path):
+    path = tmp_path / "bad-idx3-ubyte.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"\x1f\x8b not an idx file")
+    with pytest.raises(ValueError, match="not an IDX file"):
+        vision.read_idx(path)
+
+
+def test_read_idx_truncated_file_is_named(tmp_path):
+    path = write_idx(tmp_path / "t-idx3-ubyte", np.zeros((4, 28, 28)), compress=False)
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(ValueError, match=r"announces shape \(4, 28, 28\).*truncated"):
+        vision.read_idx(path)
+
+
+def test_emnist_images_are_transposed_back_upright(tmp_path):
+    upright = np.zeros((1, 3, 5), dtype=np.uint8)
+    upright[0, 0, 4] = 9  # top right corner
+    path = write_idx(tmp_path / "x-idx3-ubyte.gz", upright.transpose(0, 2, 1))  # stored 5x3
+    got = vision.read_emnist_images(path)
+    assert got.shape == (1, 3, 5)
+    np.testing.assert_array_equal(got, upright)
+
+
+# --- EMNIST ----------------------------------------------------------------------------------
+
+
+def test_load_emnist_letters_from_a_folder(tmp_path):
+    upright = write_emnist(tmp_path / "emnist")
+    ds = vision.load_emnist("letters", folder=tmp_path / "emnist")
+    assert ds.classes == list("ABCDEFGHIJKLMNOPQRSTUVWXYZ") and ds.num_class == 26
+    assert ds.train.images.shape == (52, 1, 32, 32) and ds.test.images.shape == (26, 1, 32, 32)
+    assert ds.train.images.dtype == torch.float32 and ds.train.labels.dtype == torch.long
+    # labels 1..26 in the files become 0..25
+    assert ds.train.labels.tolist() == [int(v) - 1 for v in upright["train_labels"]]
+    assert ds.test.labels.min() == 0 and ds.test.labels.max() == 25
+    # normalised with the training images' statistics
+    assert abs(float(ds.train.images.mean())) < 1e-4
+    assert abs(float(ds.train.images.std()) - 1) < 1e-3
+    # upright and padded by 2: the brightest pixel of each image sits where it was drawn, +2
+    for i in range(5):
+        row, col = np.unravel_index(upright["train"][i].argmax(), (28, 28))
+        flat = int(ds.train.images[i, 0].argmax())
+        assert divmod(flat, 32) == (row + 2, col + 2)
+    # the padding is black: the smallest value after normalising
+    assert float(ds.train.images[0, 0, 0, 0]) == pytest.approx(float(ds.train.images.min()))
+
+
+def test_load_emnist_digits_keeps_labels(tmp_path):
+    write_emnist(tmp_path / "emnist", split="digits", counts=(20, 10))
+    ds = vision.load_emnist("digits", folder=tmp_path / "emnist")
+    assert ds.classes == [str(c) for c in range(10)]
+    assert ds.train.labels.tolist() == [i % 10 for i in range(20)]
+
+
+def test_emnist_read_from_ftcourse_data_dir_official_zip_layout(tmp_path, monkeypatch):
+    write_emnist(tmp_path / "mirror" / "emnist" / "gzip")  # as the official gzip.zip unpacks
+    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path / "mirror"))
+    ds = vision.load_emnist("letters", profile="full")
+    assert len(ds.train) == 52 and "emnist" in ds.source
+    monkeypatch.setenv("FTCOURSE_PROFILE", "full")
+    assert vision.load_handwriting("adapt").num_class == 26
+
+
+def test_missing_emnist_folder_names_the_fixes(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError) as info:
+        vision.load_emnist("letters", profile="full")
+    assert "FTCOURSE_DATA_DIR" in str(info.value) and "FTCOURSE_PROFILE=ci" in str(info.value)
+
+
+def test_missing_emnist_file_is_named(tmp_path):
+    write_emnist(tmp_path / "emnist")
+    (tmp_path / "emnist" / "emnist-letters-test-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="emnist-letters-test-labels-idx1-ubyte.gz"):
+        vision.load_emnist("letters", folder=tmp_path / "emnist")
+
+
+def test_emnist_is_not_read_on_ci_and_split_names_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="load_digits_split"):
+        vision.emnist_folder(profile="ci")
+    with pytest.raises(ValueError, match="unknown EMNIST split"):
+        vision.load_emnist("kanji", folder=tmp_path)
+
+
+def test_emnist_download_goes_through_the_artefact_table(monkeypatch, tmp_path):
+    artefact = download.ARTEFACTS["emnist"]
+    assert artefact.urls == ("https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip",)
+    assert artefact.archive == "zip" and artefact.target == "emnist/gzip"
+    with pytest.raises(download.DownloadError, match="FTCOURSE_PROFILE=ci"):  # offline in tests
+        vision.emnist_folder(profile="full")
+
+
+# --- scikit-learn digits (ci) ------------------------------------------------------------------
+
+
+def test_digits_split_shapes_labels_and_remap():
+    ds = vision.load_digits_split(range(5, 10))
+    assert ds.classes == ["5", "6", "7", "8", "9"] and ds.num_class == 5
+    assert ds.train.images.shape[1:] == (1, 32, 32) and ds.test.images.shape[1:] == (1, 32, 32)
+    assert sorted(set(ds.train.labels.tolist())) == [0, 1, 2, 3, 4]
+    assert sorted(set(ds.test.labels.tolist())) == [0, 1, 2, 3, 4]
+    assert 850 < len(ds.train) + len(ds.test) < 950  # scikit-learn has ~180 images per digit
+    assert len(ds.test) == pytest.approx(0.25 * (len(ds.train) + len(ds.test)), abs=5)
+    # the renumbering follows the given order of classes
+    reverse = vision.load_digits_split([9, 8, 7, 6, 5])
+    assert torch.equal(reverse.train.images, ds.train.images)
+    assert torch.equal(reverse.train.labels, 4 - ds.train.labels)
+    assert torch.isfinite(ds.train.images).all()
+    assert LeNet(num_class=5)(ds.test.images[:4]).shape == (4, 5)
+
+
+def test_digits_split_is_deterministic_and_disjoint():
+    a, b = vision.load_digits_split(), vision.load_digits_split()
+    assert torch.equal(a.train.images, b.train.images) and torch.equal(a.test.labels, b.test.labels)
+    c = vision.load_digits_split(seed=1)
+    assert not torch.equal(a.test.images, c.test.images)
+    train = {tuple(x.flatten().tolist()) for x in a.train.images[:, :, ::4, ::4]}
+    test = {tuple(x.flatten().tolist()) for x in a.test.images[:, :, ::4, ::4]}
+    assert len(train & test) <= 2  # a few digits are duplicated in the set itself
+
+
+def test_digits_split_rejects_bad_classes():
+    with pytest.raises(ValueError, match="distinct digits"):
+        vision.load_digits_split([1, 1])
+    with pytest.raises(ValueError, match="distinct digits"):
+        vision.load_digits_split([10])
+
+
+def test_load_handwriting_on_ci_splits_the_digits(monkeypatch):
+    monkeypatch.setenv("FTCOURSE_PROFILE", "ci")
+    pre, new = vision.load_handwriting("pretrain"), vision.load_handwriting("adapt")
+    assert pre.classes == list("01234") and new.classes == list("56789")
+    with pytest.raises(ValueError, match="pretrain"):
+        vision.load_handwriting("finetune")
+
+
+# --- splits and loaders ------------------------------------------------------------------------
+
+
+def test_image_split_take_and_split():
+    ds = vision.load_digits_split()
+    part = ds.train.take(100, seed=3)
+    assert len(part) == 100 and len(ds.train.take(10**6)) == len(ds.train)
+    assert torch.equal(part.images, ds.train.take(100, seed=3).images)
+    train, valid = ds.train.split(0.2, seed=0)
+    assert len(train) + len(valid) == len(ds.train)
+    assert sorted(set(valid.labels.tolist())) == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="valid_fraction"):
+        ds.train.split(1.5)
+    with pytest.raises(ValueError, match="images"):
+        vision.ImageSplit(torch.zeros(3, 32, 32), torch.zeros(3, dtype=torch.long))
+
+
+def test_make_image_loader_yields_labels_then_images():
+    ds = vision.load_digits_split()
+    labels, images = next(iter(vision.make_image_loader(ds.test, batch_size=8)))
+    assert labels.shape == (8,) and images.shape == (8, 1, 32, 32)
+    assert torch.equal(labels, ds.test.labels[:8])  # no shuffle: the split's order
+    first = [b[0] for b in vision.make_image_loader(ds.train, 16, shuffle=True, seed=1)]
+    again = [b[0] for b in vision.make_image_loader(ds.train, 16, shuffle=True, seed=1)]
+    assert all(torch.equal(x, y) for x, y in zip(first, again))
+    assert not torch.equal(first[0], ds.train.labels[:16])
+    with pytest.raises(ValueError, match="empty"):
+        empty = vision.ImageSplit(torch.zeros(0, 1, 32, 32), torch.zeros(0, dtype=torch.long))
+        vision.make_image_loader(empty)
+
+
+# --- plots -------------------------------------------------------------------------------------
+
+
+def test_plot_column_space_draws_planes_and_lines():
+    import matplotlib.pyplot as plt
+
+    plane = plots.plot_column_space(np.array([[1, 0], [0, 1], [0, 0]]))
+    assert "rank 2" in plane.axes[0].get_title()
+    line = plots.plot_column_space(np.array([[1], [2], [3]]) @ np.array([[1, -1, 2]]))
+    assert "rank 1" in line.axes[0].get_title()
+    with pytest.raises(ValueError, match="3-row"):
+        plots.plot_column_space(np.eye(2))
+    with pytest.raises(ValueError, match="3-D axis"):
+        plots.plot_column_space(np.eye(3), ax=plt.figure().add_subplot())
+    plt.close("all")
+
+
+def test_plot_image_grid_titles_are_class_names():
+    import matplotlib.pyplot as plt
+
+    ds = vision.load_digits_split(range(5, 10))
+    fig = plots.plot_image_grid(ds.train.images, ds.train.labels, ds.classes, columns=4, rows=1)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [ds.classes[int(label)] for label in ds.train.labels[:4]]
+    plt.close("all")
