@@ -109,3 +109,114 @@ def test_perplexity_guards():
         lm.perplexity(float("nan"))
     with pytest.raises(ValueError, match="cannot be negative"):
         lm.perplexity(-0.5)
+
+
+# --- masked-language-model data (chapter 07) ----------------------------------------------------
+def test_group_texts_cuts_full_blocks_between_cls_and_sep():
+    rows = [[10, 11, 12], [], [13, 14], [15, 16, 17, 18, 19]]
+    blocks = lm.group_texts(rows, block_size=5, cls_id=1, sep_id=2)
+    assert blocks == [[1, 10, 11, 12, 2], [1, 13, 14, 15, 2], [1, 16, 17, 18, 2]]  # 19 is dropped
+    assert lm.group_texts([[7, 8]], block_size=5, cls_id=1, sep_id=2) == [[1, 7, 8, 2]]  # the only block
+    with pytest.raises(ValueError, match="no room"):
+        lm.group_texts(rows, block_size=2, cls_id=1, sep_id=2)
+    with pytest.raises(ValueError, match="every row was empty"):
+        lm.group_texts([[], []], block_size=5, cls_id=1, sep_id=2)
+
+
+@pytest.fixture(scope="module")
+def bert_tokenizer():
+    pytest.importorskip("transformers")
+    from ftcourse import hf
+
+    return hf.load_tokenizer("fill_mask", profile="ci")
+
+
+def test_tokenize_for_mlm_drops_empty_rows_and_keeps_every_token(bert_tokenizer):
+    from datasets import Dataset, DatasetDict
+
+    rows = [r if r.strip() else "" for r in RAW.splitlines(keepends=True)] * 6
+    data = DatasetDict({"train": Dataset.from_dict({"text": rows})})
+    blocks = lm.tokenize_for_mlm(data, bert_tokenizer, block_size=16)["train"]
+    assert len(blocks) > 3
+    ids = [list(b) for b in blocks["input_ids"]]
+    cls, sep = bert_tokenizer.cls_token_id, bert_tokenizer.sep_token_id
+    assert all(len(b) == 16 and b[0] == cls and b[-1] == sep for b in ids)
+    assert all(list(m) == [1] + [0] * 14 + [1] for m in blocks["special_tokens_mask"])
+    assert all(set(m) == {1} for m in blocks["attention_mask"])
+    stream = [i for r in rows if r for i in bert_tokenizer(r, add_special_tokens=False)["input_ids"]]
+    inner = [i for b in ids for i in b[1:-1]]
+    assert inner == stream[: len(inner)] and len(stream) - len(inner) < 14  # only the tail is lost
+    single = lm.tokenize_for_mlm(data["train"], bert_tokenizer, block_size=16)  # a Dataset works too
+    assert list(single["input_ids"]) == ids
+
+
+def test_mask_once_is_fixed_and_the_collator_passes_it_through(bert_tokenizer):
+    from datasets import Dataset
+    from transformers import DataCollatorForLanguageModeling
+
+    rng = torch.Generator().manual_seed(0)
+    body = torch.randint(10, len(bert_tokenizer), (40, 30), generator=rng)
+    cls = torch.full((40, 1), bert_tokenizer.cls_token_id)
+    sep = torch.full((40, 1), bert_tokenizer.sep_token_id)
+    ids = torch.cat([cls, body, sep], dim=1)
+    data = Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": torch.ones_like(ids).tolist()})
+    a, b = lm.mask_once(data, bert_tokenizer, seed=3), lm.mask_once(data, bert_tokenizer, seed=3)
+    c = lm.mask_once(data, bert_tokenizer, seed=4)
+    assert list(a["labels"]) == list(b["labels"]) and list(a["input_ids"]) == list(b["input_ids"])
+    assert list(a["labels"]) != list(c["labels"])
+    labels = torch.tensor(list(a["labels"]))
+    assert (labels[:, 0] == -100).all() and (labels[:, -1] == -100).all()  # never [CLS] or [SEP]
+    chosen = labels != -100
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert 0.10 < chosen.float().mean() < 0.20
+
+    collator = lm.PremaskedCollator(DataCollatorForLanguageModeling(bert_tokenizer, mlm_probability=0.15))
+    fixed = [a[i] for i in range(8)]
+    first, second = collator(fixed), collator(fixed)
+    assert torch.equal(first["labels"], second["labels"]) and torch.equal(first["labels"], labels[:8])
+    assert torch.equal(first["input_ids"], torch.tensor(list(a["input_ids"])[:8]))
+    fresh = [data[i] for i in range(8)]
+    torch.manual_seed(0)
+    one = collator(fresh)["labels"]
+    two = collator(fresh)["labels"]
+    assert not torch.equal(one, two)  # training batches get new masks each time
+    with pytest.raises(ValueError, match="empty"):
+        lm.mask_once(data.select([]), bert_tokenizer)
+
+
+def test_premasked_collator_pads_uneven_fixed_sets(bert_tokenizer):
+    from transformers import DataCollatorForLanguageModeling
+
+    collator = lm.PremaskedCollator(DataCollatorForLanguageModeling(bert_tokenizer))
+    out = collator([{"input_ids": [2, 50, 3], "attention_mask": [1, 1, 1], "labels": [-100, 50, -100]},
+                    {"input_ids": [2, 3], "attention_mask": [1, 1], "labels": [-100, -100]}])
+    assert out["input_ids"].tolist() == [[2, 50, 3], [2, 3, bert_tokenizer.pad_token_id]]
+    assert out["attention_mask"].tolist() == [[1, 1, 1], [1, 1, 0]]
+    assert out["labels"].tolist() == [[-100, 50, -100], [-100, -100, -100]]
+
+
+def test_masking_shares_counts_the_80_10_10_rule():
+    original = torch.tensor([[1, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 2]])
+    masked = original.clone()
+    masked[0, 1:5] = 4  # four chosen tokens became [MASK] (id 4)
+    masked[0, 5] = 99  # one became a random token
+    labels = torch.full_like(original, -100)
+    labels[0, 1:7] = original[0, 1:7]  # six chosen: 4 masked, 1 random, 1 kept (position 6)
+    shares = lm.masking_shares(original, masked, labels, mask_token_id=4, special_ids=[1, 2])
+    assert shares == pytest.approx({"chosen": 0.6, "mask": 4 / 6, "random": 1 / 6, "kept": 1 / 6})
+    with pytest.raises(ValueError, match="nothing was masked"):
+        lm.masking_shares(original, original, torch.full_like(original, -100), 4, [1, 2])
+    wrong = labels.clone()
+    wrong[0, 1] = 77
+    with pytest.raises(ValueError, match="original ids"):
+        lm.masking_shares(original, masked, wrong, 4, [1, 2])
+
+
+def test_unigram_perplexity():
+    # Counts 3 x id 5 and 1 x id 6 (+1 smoothing over 2 ids): p(5) = 4/6, p(6) = 2/6.
+    value = lm.unigram_perplexity([[5, 5], [5, 6]], [[5, -100, 6]])
+    assert value == pytest.approx(math.exp(-(math.log(4 / 6) + math.log(2 / 6)) / 2))
+    # Every token equally frequent: the perplexity is the number of distinct tokens.
+    assert lm.unigram_perplexity([list(range(50))] * 4, [list(range(50))]) == pytest.approx(50)
+    with pytest.raises(ValueError, match="at least one label"):
+        lm.unigram_perplexity([[1, 2]], [[-100]])
