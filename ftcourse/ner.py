@@ -4,7 +4,9 @@ A sentence is a dict of `tokens` and IOB2 `tags` (B- opens an entity, I- continu
 original CoNLL-2003 files are in IOB1 (I- opens an entity unless it follows one of the same
 type); `read_conll` converts them. A tokenizer splits words into pieces: `align_labels` gives the
 first piece the word's label and the others -100, which the loss ignores, as the source document
-does. Taught in chapter 10.
+does. `ner_metrics` and `per_entity_metrics` score entities with seqeval; `predict_tags` and
+`predict_entities` turn a model's piece-level predictions back into words and entity spans.
+Taught in chapter 10.
 """
 
 from __future__ import annotations
@@ -202,7 +204,9 @@ def _conll_folder_splits(folder: Path):
                 "FTCOURSE_DATA_DIR to download, or set FTCOURSE_PROFILE=ci."
             )
         splits[split] = to_dataset(read_conll(found[0]))
-    return DatasetDict(splits)
+    out = DatasetDict(splits)
+    out.source = f"CoNLL-2003 files in {folder}"
+    return out
 
 
 def _from_hub():
@@ -228,23 +232,28 @@ def _from_hub():
             for row in hub[split]
         ]
         out[split] = to_dataset(sentences)
-    return DatasetDict(out)
+    splits = DatasetDict(out)
+    splits.source = f"hub: {name}" + (f" ({revision})" if revision else "")
+    return splits
 
 
 def load_conll(profile: str | None = None):
     """CoNLL-2003 as a `DatasetDict` (train, validation, test; `tokens`, `ner_tags`), per profile.
 
     `full` reads `FTCOURSE_DATA_DIR/conll2003/` in either file naming, else a script-free copy
-    from the hub; `ci` generates sentences. Label names: `ds["train"].features["ner_tags"].feature.names`.
+    from the hub; `ci` generates sentences. Label names: `ds["train"].features["ner_tags"].feature.names`;
+    where the sentences came from, in words: `ds.source`.
     """
     value = active_profile(profile)
     if value == "ci":
         from datasets import DatasetDict
 
-        return DatasetDict({
+        splits = DatasetDict({
             split: to_dataset(generate_ner(size, seed))
             for seed, (split, size) in enumerate(zip(SPLIT_FILES, CI_SIZES))
         })
+        splits.source = "generated news-like sentences (ci profile, seeds 0-2)"
+        return splits
     root = data_dir()
     if root is not None:
         return _conll_folder_splits(root / "conll2003")
@@ -289,14 +298,11 @@ def tokenize_and_align(examples, tokenizer, *, label_column: str = "ner_tags",
     return encoded
 
 
-def ner_metrics(predictions, labels, label_names: Sequence[str] = NER_LABELS) -> dict[str, float]:
-    """Entity-level precision, recall and F1 (seqeval) and token accuracy, ignoring -100 positions.
-
-    `predictions` are logits (batch, tokens, classes) or class ids; use as
-    `compute_metrics=lambda p: ner_metrics(*p)` with the Trainer. Chapter 10.
-    """
+def _tag_sequences(
+    predictions, labels, label_names: Sequence[str]
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Gold and predicted tag names per sentence, without the -100 positions."""
     import numpy as np
-    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
 
     predictions, labels = np.asarray(predictions), np.asarray(labels)
     if predictions.ndim == labels.ndim + 1:
@@ -308,9 +314,164 @@ def ner_metrics(predictions, labels, label_names: Sequence[str] = NER_LABELS) ->
         keep = l_row != IGNORE_INDEX
         true.append([label_names[i] for i in l_row[keep]])
         pred.append([label_names[i] for i in p_row[keep]])
+    return true, pred
+
+
+def ner_metrics(predictions, labels, label_names: Sequence[str] = NER_LABELS) -> dict[str, float]:
+    """Entity-level precision, recall and F1 (seqeval) and token accuracy, ignoring -100 positions.
+
+    `predictions` are logits (batch, tokens, classes) or class ids; use as
+    `compute_metrics=lambda p: ner_metrics(*p)` with the Trainer. Chapter 10.
+    """
+    from seqeval.metrics import accuracy_score, f1_score, precision_score, recall_score
+
+    true, pred = _tag_sequences(predictions, labels, label_names)
     return {
         "precision": float(precision_score(true, pred, zero_division=0)),
         "recall": float(recall_score(true, pred, zero_division=0)),
         "f1": float(f1_score(true, pred, zero_division=0)),
         "accuracy": float(accuracy_score(true, pred)),
     }
+
+
+def per_entity_metrics(
+    predictions, labels, label_names: Sequence[str] = NER_LABELS
+) -> dict[str, dict[str, float]]:
+    """Precision, recall, F1 and support (gold entities) per entity type, as seqeval counts them.
+
+    Same inputs as `ner_metrics`; returns e.g. `{"PER": {"precision": .., "recall": .., "f1": ..,
+    "support": ..}, ...}` for every type in `label_names`, in their order. Chapter 10.
+    """
+    from seqeval.metrics import classification_report
+
+    true, pred = _tag_sequences(predictions, labels, label_names)
+    report = classification_report(true, pred, output_dict=True, zero_division=0)
+    types = list(dict.fromkeys(name[2:] for name in label_names if name != "O"))
+    empty = {"precision": 0.0, "recall": 0.0, "f1-score": 0.0, "support": 0}
+    return {
+        kind: {
+            "precision": float(report.get(kind, empty)["precision"]),
+            "recall": float(report.get(kind, empty)["recall"]),
+            "f1": float(report.get(kind, empty)["f1-score"]),
+            "support": int(report.get(kind, empty)["support"]),
+        }
+        for kind in types
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# From token predictions back to words and entities
+# Words and punctuation as CoNLL-2003 splits them: "Germany's" -> "Germany", "'s"; "2-1" and
+# "1,000" stay whole; every other symbol is a word of its own.
+_WORD = re.compile(r"'s\b|\w+(?:[-.,]\w+)*|[^\w\s]")
+
+
+def split_words(text: str) -> list[str]:
+    """Split raw text into the words a CoNLL-style model expects (see `predict_entities`)."""
+    return _WORD.findall(text)
+
+
+def entity_spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The entities of a tag sequence as (type, first word, end word exclusive).
+
+    B-X opens an entity, I-X continues it; an I-X that follows O or another type opens one too
+    (as seqeval and the CoNLL scorer read it), so a model's imperfect tags still give entities.
+    """
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ValueError(f"{tag!r} is not an IOB tag (O, B-TYPE or I-TYPE)")
+    spans: list[tuple[str, int, int]] = []
+    for i, tag in enumerate(iob1_to_iob2(tags)):
+        if tag.startswith("B-"):
+            spans.append((tag[2:], i, i + 1))
+        elif tag.startswith("I-"):
+            kind, start, _ = spans[-1]
+            spans[-1] = (kind, start, i + 1)
+    return spans
+
+
+def mark_entities(words: Sequence[str], tags: Sequence[str]) -> str:
+    """The sentence with each entity in brackets after its type: `[PER Anna Keller] joined ...`."""
+    if len(words) != len(tags):
+        raise ValueError(f"{len(words)} words but {len(tags)} tags")
+    out = list(words)
+    for kind, start, end in reversed(entity_spans(tags)):
+        out[start:end] = [f"[{kind} " + " ".join(words[start:end]) + "]"]
+    return " ".join(out)
+
+
+def _model_tags(model) -> dict[int, str]:
+    id2label = {int(i): label for i, label in model.config.id2label.items()}
+    bad = sorted({label for label in id2label.values() if not _TAG.match(label)})
+    if bad:
+        raise ValueError(
+            f"the model's labels {bad} are not IOB tags: load it with "
+            "id2label=dict(enumerate(label_names)) so its outputs can be read as entities"
+        )
+    return id2label
+
+
+def predict_tags(words: Sequence[str], model, tokenizer) -> list[str]:
+    """One IOB2 tag per word from a token-classification model: the tag of the word's first piece.
+
+    The mirror image of `align_labels`: the model labels pieces, the first piece speaks for the
+    word. The tag names come from `model.config.id2label`. Chapter 10.
+    """
+    import torch
+
+    if isinstance(words, str):
+        raise TypeError("predict_tags expects a list of words; for raw text call predict_entities")
+    words = list(words)
+    if not words:
+        return []
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError(
+            "predicting per word needs a fast tokenizer (its word_ids()); load it with AutoTokenizer"
+        )
+    id2label = _model_tags(model)
+    encoded = tokenizer(words, is_split_into_words=True, return_tensors="pt")
+    limit = getattr(model.config, "max_position_embeddings", None)
+    length = encoded["input_ids"].shape[1]
+    if limit is not None and length > limit:
+        raise ValueError(
+            f"{len(words)} words make {length} tokens, more than the model's {limit} positions: "
+            "split the text into sentences and tag each"
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(**{k: v.to(device) for k, v in encoded.items()}).logits[0]
+    finally:
+        model.train(was_training)
+    ids = logits.argmax(-1).tolist()
+    tags = ["O"] * len(words)  # a word with no pieces at all (e.g. a lone control character) stays O
+    seen: set[int] = set()
+    for position, word in enumerate(encoded.word_ids(0)):
+        if word is not None and word not in seen:
+            tags[word] = id2label[ids[position]]
+            seen.add(word)
+    return tags
+
+
+def predict_entities(text_or_words: str | Sequence[str], model, tokenizer) -> list[tuple[str, str]]:
+    """The entities a token-classification model finds, as (entity text, type) in reading order.
+
+    Raw text is split into words with `split_words` and each entity's text is cut from the
+    original string; a list of words is taken as it is and entity words are joined by spaces.
+    Chapter 10.
+    """
+    if isinstance(text_or_words, str):
+        text = text_or_words
+        matches = list(_WORD.finditer(text))
+        words = [m.group() for m in matches]
+        if not words:
+            raise ValueError("the text holds no words to tag")
+        tags = predict_tags(words, model, tokenizer)
+        return [(text[matches[s].start():matches[e - 1].end()], kind) for kind, s, e in entity_spans(tags)]
+    words = list(text_or_words)
+    if not words:
+        raise ValueError("no words to tag")
+    tags = predict_tags(words, model, tokenizer)
+    return [(" ".join(words[s:e]), kind) for kind, s, e in entity_spans(tags)]

@@ -1,9 +1,13 @@
-"""ftcourse.ner: CoNLL-2003 reading (IOB1 and IOB2, -DOCSTART-), generated sentences, label alignment."""
+"""ftcourse.ner: CoNLL-2003 reading (IOB1 and IOB2, -DOCSTART-), generated sentences, label alignment,
+metrics, and predictions turned back into words and entities."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("datasets", reason="the NER chapter needs datasets (ftcourse[hf])")
 
@@ -110,6 +114,7 @@ def test_load_conll_from_a_data_dir_in_either_naming(tmp_path, monkeypatch, name
     assert ds["train"].features["ner_tags"].feature.names == list(NER_LABELS)
     assert ds["validation"][0]["tokens"] == EXPECTED[0]["tokens"]
     assert ds["test"][1]["ner_tags"] == [LABEL["B-LOC"], LABEL["B-LOC"], LABEL["O"]]
+    assert ds.source == f"CoNLL-2003 files in {folder}"
 
 
 def test_load_conll_data_dir_errors_say_what_to_do(tmp_path, monkeypatch):
@@ -147,6 +152,7 @@ def test_load_conll_ci_has_the_hub_layout():
     assert {k: len(v) for k, v in ds.items()} == dict(zip(ner.SPLIT_FILES, ner.CI_SIZES))
     assert ds["train"].features["ner_tags"].feature.names == list(NER_LABELS)
     assert ds["train"][0]["tokens"] != ds["test"][0]["tokens"] or ds["train"][1] != ds["test"][1]
+    assert "generated" in ds.source
 
 
 # --- label alignment ------------------------------------------------------------------------
@@ -213,3 +219,127 @@ def test_ner_metrics_entity_level_and_ignores_minus_100():
     assert scores["accuracy"] == pytest.approx(6 / 7)
     with pytest.raises(ValueError, match="do not match"):
         ner.ner_metrics(wrong[:, :3], labels)
+
+
+def test_per_entity_metrics_counts_each_type():
+    pytest.importorskip("seqeval", reason="NER metrics use seqeval (ftcourse[nlp-eval])")
+    # gold: PER (2 words), LOC | ORG; predicted: PER right, LOC missed, ORG right, one false MISC
+    labels = np.array([[-100, 1, 2, 0, 5, -100], [-100, 3, 0, 0, -100, -100]])
+    pred = np.array([[0, 1, 2, 0, 0, 0], [0, 3, 0, 7, 0, 0]])
+    report = ner.per_entity_metrics(pred, labels)
+    assert list(report) == ["PER", "ORG", "LOC", "MISC"]
+    assert report["PER"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 1}
+    assert report["LOC"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    assert report["MISC"]["precision"] == 0.0 and report["MISC"]["support"] == 0
+    overall = ner.ner_metrics(pred, labels)
+    assert overall["precision"] == pytest.approx(2 / 3) and overall["recall"] == pytest.approx(2 / 3)
+
+
+# --- from predictions back to entities ------------------------------------------------------
+def test_split_words_as_conll_does():
+    assert ner.split_words("Germany's Anna Keller won 2-1, in U.S. $1,000!") == [
+        "Germany", "'s", "Anna", "Keller", "won", "2-1", ",", "in", "U.S", ".", "$", "1,000", "!"]
+    assert ner.split_words("   ") == []
+
+
+@pytest.mark.parametrize(
+    ("tags", "spans"),
+    [
+        (["B-PER", "I-PER", "O", "B-LOC"], [("PER", 0, 2), ("LOC", 3, 4)]),
+        (["B-LOC", "B-LOC", "I-LOC"], [("LOC", 0, 1), ("LOC", 1, 3)]),  # two adjacent places
+        (["O", "I-ORG", "I-ORG", "I-PER"], [("ORG", 1, 3), ("PER", 3, 4)]),  # I- without B- opens
+        (["O", "O"], []),
+        ([], []),
+    ],
+)
+def test_entity_spans(tags, spans):
+    assert ner.entity_spans(tags) == spans
+
+
+def test_entity_spans_and_mark_entities_reject_bad_input():
+    with pytest.raises(ValueError, match="'LABEL_3' is not an IOB tag"):
+        ner.entity_spans(["O", "LABEL_3"])
+    with pytest.raises(ValueError, match="3 words but 2 tags"):
+        ner.mark_entities(["a", "b", "c"], ["O", "O"])
+
+
+def test_mark_entities():
+    words = ["Anna", "Keller", "joined", "Northwind", "Bank", "in", "Buenos", "Aires", "."]
+    assert ner.mark_entities(words, EXPECTED[0]["tags"]) == (
+        "[PER Anna Keller] joined [ORG Northwind Bank] in [LOC Buenos Aires] .")
+
+
+PIECES = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "Ko", "##va", "##nira", "visited", "Paris",
+          ".", "New", "York", "and"]
+# What the lookup model predicts for each piece: "##va" says I-LOC, but only a word's first piece counts.
+PIECE_TAG = {"Ko": "B-PER", "##va": "I-LOC", "Paris": "B-LOC", "New": "B-LOC", "York": "I-LOC"}
+
+
+class LookupTagger(torch.nn.Module):
+    """A token classifier whose logits are a fixed table lookup: the tags of PIECE_TAG."""
+
+    def __init__(self, id2label=None, max_positions=16):
+        super().__init__()
+        self.config = SimpleNamespace(id2label=id2label or dict(enumerate(NER_LABELS)),
+                                      max_position_embeddings=max_positions)
+        table = torch.zeros(len(PIECES), len(NER_LABELS))
+        for i, piece in enumerate(PIECES):
+            table[i, LABEL[PIECE_TAG.get(piece, "O")]] = 1.0
+        self.table = torch.nn.Embedding.from_pretrained(table)
+        self.calls = []
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        self.calls.append(self.training)
+        return SimpleNamespace(logits=self.table(input_ids))
+
+
+def _tokenizer_with_york():
+    from transformers import BertTokenizerFast
+
+    return BertTokenizerFast(vocab={p: i for i, p in enumerate(PIECES)}, do_lower_case=False)
+
+
+def test_predict_tags_reads_the_first_piece_of_each_word():
+    tokenizer, model = _tokenizer_with_york(), LookupTagger()
+    model.train()
+    words = ["Kovanira", "visited", "New", "York", "and", "Paris", "."]
+    assert ner.predict_tags(words, model, tokenizer) == ["B-PER", "O", "B-LOC", "I-LOC", "O", "B-LOC", "O"]
+    assert model.calls == [False] and model.training  # predicted in eval mode, training mode restored
+    assert ner.predict_tags([], model, tokenizer) == []
+
+
+def test_predict_entities_from_text_and_from_words():
+    tokenizer, model = _tokenizer_with_york(), LookupTagger()
+    # Entity text is cut from the original string, spacing included.
+    assert ner.predict_entities("Kovanira visited New  York and Paris.", model, tokenizer) == [
+        ("Kovanira", "PER"), ("New  York", "LOC"), ("Paris", "LOC")]
+    assert ner.predict_entities(["New", "York", "."], model, tokenizer) == [("New York", "LOC")]
+    assert ner.predict_entities("visited and .", model, tokenizer) == []
+
+
+def test_predict_entities_errors_name_the_fix():
+    tokenizer = _tokenizer_with_york()
+    with pytest.raises(ValueError, match="no words"):
+        ner.predict_entities("  ", LookupTagger(), tokenizer)
+    with pytest.raises(ValueError, match="no words"):
+        ner.predict_entities([], LookupTagger(), tokenizer)
+    with pytest.raises(TypeError, match="predict_entities"):
+        ner.predict_tags("Paris", LookupTagger(), tokenizer)
+    with pytest.raises(ValueError, match="LABEL_0.*id2label="):
+        ner.predict_entities("Paris", LookupTagger({0: "LABEL_0", 1: "LABEL_1"}), tokenizer)
+    with pytest.raises(ValueError, match="more than the model's 8 positions: split the text"):
+        ner.predict_entities("Paris . " * 4, LookupTagger(max_positions=8), tokenizer)
+
+
+def test_predict_tags_with_a_real_token_classification_model():
+    from transformers import BertConfig, BertForTokenClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(PIECES), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, num_labels=len(NER_LABELS),
+                        id2label=dict(enumerate(NER_LABELS)))
+    model = BertForTokenClassification(config)
+    words = ["Kovanira", "visited", "Paris", "."]
+    tags = ner.predict_tags(words, model, _tokenizer_with_york())
+    assert len(tags) == len(words) and set(tags) <= set(NER_LABELS)
+    assert ner.predict_tags(words, model, _tokenizer_with_york()) == tags
