@@ -1,5 +1,6 @@
 """`python -m ftcourse run NOTEBOOK ...`: run a chapter headless (see `ftcourse.runner`);
-`python -m ftcourse serve FOLDER`: serve a fine-tuned classifier over HTTP (see `ftcourse.serve`)."""
+`python -m ftcourse serve FOLDER`: serve a fine-tuned classifier over HTTP (see `ftcourse.serve`);
+`python -m ftcourse doctor`: check the environment, each problem with its fix (see `ftcourse.doctor`)."""
 
 from __future__ import annotations
 
@@ -65,12 +66,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("model", help="folder of the fine-tuned model and its tokenizer")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    doctor = commands.add_parser(
+        "doctor",
+        help="check Python, PyTorch, the GPU, library versions, the hub, folders and known-bad combinations",
+        description="Report the environment the chapters run in, each problem with its fix; the exit "
+        "code is 1 when a known-bad combination is found.",
+    )
+    doctor.add_argument("--no-network", action="store_true",
+                        help="do not check whether huggingface.co resolves")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m ftcourse` and of the `ftcourse` script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "doctor":
+        from ftcourse.doctor import main as doctor
+
+        return doctor(network=not args.no_network)
     if args.command == "serve":
         from ftcourse.serve import serve
 

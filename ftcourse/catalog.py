@@ -106,6 +106,10 @@ DATASETS: dict[str, DatasetEntry] = {
         "CoNLL-2003 English NER", "eriktks/conll2003 (parquet)", "conll2003/eng.{train,testa,testb} or {train,valid,test}.txt",
         {"train": 14_041, "validation": 3_250, "test": 3_453}, "sentences",
     ),
+    "cifar10": DatasetEntry(
+        "CIFAR-10, first five classes (airplane, automobile, bird, cat, deer)", "uoft-cs/cifar10 (parquet)",
+        "cifar10/plain_text/{train,test}-00000-of-00001.parquet", {"train": 25_000, "test": 5_000}, "images",
+    ),
 }
 
 # Which models (roles of ftcourse.hf) and datasets each chapter uses on the `full` profile.
@@ -121,6 +125,8 @@ CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
     "08_pytorch_loop": {"models": ("bert_cased",), "data": ("yelp",)},
     "09_trainer": {"models": ("distilbert",), "data": ("ag_news",)},
     "10_ner": {"models": ("bert_cased",), "data": ("conll2003",)},
+    # ResNet-18 (microsoft/resnet-18) is loaded by ftcourse.vision, not through an ftcourse.hf role
+    "14_vision_transfer": {"models": (), "data": ("cifar10",)},
 }
 
 

@@ -1,11 +1,14 @@
-"""The course's figures: training curves, strategy comparisons, the positional encoding matrix.
+"""The course's figures: training curves, strategy comparisons, the positional encoding matrix,
+and the results page's summary charts across chapters (`method_rows`, `plot_method_accuracy`,
+`plot_trainable_params`).
 
 `plot_history` is the seeds' twin-axis loss/accuracy plot (chapter 02 onwards).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -141,3 +144,121 @@ def plot_image_grid(images, labels, classes, columns: int = 10, rows: int = 2, t
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# --- The results page: methods compared across chapters (the seeds' `create_summary_plots`) ---
+
+def method_rows(runs: Iterable[Mapping]) -> list[dict]:
+    """One row per (chapter, method) from recorded runs (dicts as `results.load` returns them).
+
+    A method is any metric `[prefix/]accuracy/<method>` recorded together with
+    `[prefix/]trainable_params/<method>` (e.g. `accuracy/lora` with `trainable_params/lora`, or
+    `cnn/accuracy/lora` with `cnn/trainable_params/lora`); the prefix is kept in the method's name
+    (`cnn/lora`). Each row carries its run's profile, data source and device, so a chart or table
+    built from the rows can say where every number came from. Rows keep the runs' order and, within
+    a run, the order the metrics were recorded in.
+    """
+    rows = []
+    for run in runs:
+        metrics = run.get("metrics", {})
+        where = run.get("provenance", {})
+        for name, value in metrics.items():
+            parts = name.split("/")
+            if "accuracy" not in parts[:-1]:
+                continue
+            at = parts.index("accuracy")
+            params_name = "/".join(parts[:at] + ["trainable_params"] + parts[at + 1 :])
+            if params_name not in metrics:
+                continue
+            rows.append(
+                {
+                    "chapter": run.get("notebook", "?"),
+                    "method": "/".join(parts[:at] + parts[at + 1 :]),
+                    "accuracy": float(value),
+                    "trainable_params": int(metrics[params_name]),
+                    "profile": where.get("profile"),
+                    "data_source": where.get("data_source"),
+                    "device": where.get("device"),
+                }
+            )
+    return rows
+
+
+def provenance_caption(rows: Sequence[Mapping], width: int = 130) -> str:
+    """Where the rows' numbers came from: profile and hardware, then each chapter's data source
+    (wrapped at `width` characters, continuation lines indented)."""
+    if not rows:
+        raise ValueError("provenance_caption got no rows")
+    profiles = sorted({str(r["profile"]) for r in rows})
+    devices = sorted({str(r["device"]) for r in rows})
+    lines = [f"profile: {', '.join(profiles)}   hardware: {'; '.join(devices)}"]
+    seen = {}
+    for r in rows:
+        seen.setdefault(r["chapter"], str(r["data_source"]))
+    for chapter, source in seen.items():
+        lines += textwrap.wrap(f"{chapter}: {source}", width=width, subsequent_indent="    ")
+    return "\n".join(lines)
+
+
+def _method_bars(rows: Sequence[Mapping], key: str, xlabel: str, title: str, log: bool, value_format):
+    if not rows:
+        raise ValueError(f"no recorded method results to plot ({title})")
+    chapters = list(dict.fromkeys(r["chapter"] for r in rows))
+    colours = {c: plt.cm.tab10.colors[i % 10] for i, c in enumerate(chapters)}
+    labels = [f"{r['chapter']}: {r['method']}" for r in rows]
+    values = [r[key] for r in rows]
+    if log and min(values) <= 0:
+        raise ValueError(f"a log scale needs positive values; got {min(values)} in {key}")
+    caption = provenance_caption(rows)
+    caption_lines = caption.count("\n") + 1
+    height = 0.3 * len(rows) + 1.4 + 0.12 * caption_lines
+    fig, ax = plt.subplots(figsize=(10, height))
+    positions = np.arange(len(rows))[::-1]  # first row at the top
+    bars = ax.barh(positions, values, color=[colours[r["chapter"]] for r in rows])
+    ax.set_yticks(positions, labels, fontsize=8)
+    for bar, value in zip(bars, values):
+        ax.annotate(
+            f" {value_format(value)}",
+            (bar.get_width(), bar.get_y() + bar.get_height() / 2),
+            va="center",
+            fontsize=7,
+        )
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(min(values) / 2, max(values) * 8)
+    else:
+        ax.set_xlim(0, max(1.0, max(values)) * 1.12)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.subplots_adjust(bottom=(0.12 * caption_lines + 0.6) / height)  # room for the caption
+    fig.text(0.01, 0.01, caption, fontsize=6.5, va="bottom", ha="left", family="monospace")
+    return fig
+
+
+def plot_method_accuracy(rows: Sequence[Mapping], title: str | None = None):
+    """Test accuracy per chapter and method (the seeds' "accuracy by method" chart), with the
+    profile, hardware and data of the runs written under the axes."""
+    profile_names = ", ".join(sorted({str(r["profile"]) for r in rows})) if rows else "?"
+    return _method_bars(
+        rows,
+        "accuracy",
+        "test accuracy",
+        title or f"Accuracy by method (profile {profile_names})",
+        log=False,
+        value_format=lambda v: f"{v:.3f}",
+    )
+
+
+def plot_trainable_params(rows: Sequence[Mapping], title: str | None = None):
+    """Trainable parameters per chapter and method on a log scale (the seeds' "parameter
+    efficiency" chart), labelled with the runs' profile, hardware and data."""
+    profile_names = ", ".join(sorted({str(r["profile"]) for r in rows})) if rows else "?"
+    return _method_bars(
+        rows,
+        "trainable_params",
+        "trainable parameters (log scale)",
+        title or f"Trainable parameters by method (profile {profile_names})",
+        log=True,
+        value_format=lambda v: f"{int(v):,}",
+    )

@@ -13,18 +13,31 @@ handwritten classes and adapts it with LoRA to new ones:
 A dataset is an `ImageClassificationData` of tensors: images [N, 1, 32, 32] float, normalised,
 and labels [N] 0..k-1; `make_image_loader` batches a split as (labels, images), the order
 `ftcourse.train.fit` expects.
+
+Chapter 14 adapts a ResNet-18 to 5 new classes (seed 001, section 10 and exercise 7). torchvision
+does not import beside the CPU build of torch the course installs, so the network is transformers'
+`ResNetForImageClassification` with the resnet-18 layout (the same architecture and parameter
+count as torchvision's `resnet18`), wrapped by `ResNetClassifier`:
+- `ci`: built from its config with random weights; the images are digits 0-4 (`as_rgb`).
+- `full`: ImageNet weights from the hub (`microsoft/resnet-18`) and the first five CIFAR-10
+  classes, read from the hub's parquet files (`uoft-cs/cifar10`) or from
+  `FTCOURSE_DATA_DIR/cifar10/`, normalised with ImageNet's statistics and resized to 224x224 by
+  the model on the fly.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
+import io
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -299,8 +312,296 @@ def make_image_loader(
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
 
 
+# ---------------------------------------------------------------------------------------------
+# Chapter 14: ResNet-18 transfer learning
+RESNET18_HUB = "microsoft/resnet-18"
+# The resnet-18 layout of transformers' ResNetConfig (microsoft/resnet-18's config.json).
+RESNET18_LAYOUT: dict = {
+    "embedding_size": 64,
+    "hidden_sizes": [64, 128, 256, 512],
+    "depths": [2, 2, 2, 2],
+    "layer_type": "basic",
+    "hidden_act": "relu",
+}
+TORCHVISION_RESNET18_PARAMETERS = 11_689_512  # torchvision's published figure, 1000-class head
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# torchvision's resnet18 module names -> the same modules in ResNetClassifier
+TORCHVISION_NAMES: dict[str, str] = {
+    "conv1": "resnet.resnet.embedder.embedder.convolution",
+    "bn1": "resnet.resnet.embedder.embedder.normalization",
+    "maxpool": "resnet.resnet.embedder.pooler",
+    "layer1": "resnet.resnet.encoder.stages.0",
+    "layer2": "resnet.resnet.encoder.stages.1",
+    "layer3": "resnet.resnet.encoder.stages.2",
+    "layer4": "resnet.resnet.encoder.stages.3",
+    "avgpool": "resnet.resnet.pooler",
+    "fc": "resnet.classifier.1",
+}
+CIFAR10_HUB = "uoft-cs/cifar10"
+CIFAR10_FILES = {"train": "plain_text/train-00000-of-00001.parquet", "test": "plain_text/test-00000-of-00001.parquet"}
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def resnet18_config(num_labels: int = 1000, **overrides):
+    """transformers' `ResNetConfig` with the resnet-18 layout and a `num_labels`-way head."""
+    from transformers import ResNetConfig
+
+    return ResNetConfig(**{**RESNET18_LAYOUT, **overrides}, num_labels=num_labels)
+
+
+def count_resnet18_parameters(num_labels: int = 1000) -> int:
+    """Parameters of ResNet-18 with a `num_labels`-way head, counted on the `meta` device
+    (nothing allocated or downloaded); 1000 classes gives torchvision's 11,689,512."""
+    from transformers import ResNetForImageClassification
+
+    with torch.device("meta"):
+        model = ResNetForImageClassification(resnet18_config(num_labels))
+    return sum(p.numel() for p in model.parameters())
+
+
+class ResNetClassifier(nn.Module):
+    """A transformers `ResNetForImageClassification` as a plain classifier: images in, logits out.
+
+    - `forward(images)` returns the logits tensor (what `ftcourse.train.fit` expects), resizing
+      the images to `input_size` x `input_size` first when it is set (bilinear), so a dataset can
+      stay small in memory while the network sees the resolution its weights were trained at.
+    - `train()` keeps every BatchNorm layer whose parameters are all frozen in eval mode. Freezing
+      with `requires_grad=False` alone does not freeze BatchNorm: in train mode it normalises with
+      the batch's statistics and overwrites its running mean and variance, so a "frozen"
+      backbone would still change.
+    - `head` is the final Linear (`classifier[1]`, after a Flatten); `stages` the four residual
+      stages (torchvision's `layer1`..`layer4`).
+    """
+
+    def __init__(self, model: nn.Module, input_size: int | None = None) -> None:
+        super().__init__()
+        self.resnet = model
+        self.input_size = input_size
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.resnet.classifier[1]
+
+    @property
+    def stages(self) -> nn.ModuleList:
+        return self.resnet.resnet.encoder.stages
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.input_size is not None and images.shape[-2:] != (self.input_size, self.input_size):
+            images = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
+                                   align_corners=False)
+        return self.resnet(pixel_values=images).logits
+
+    def train(self, mode: bool = True) -> ResNetClassifier:
+        super().train(mode)
+        if mode:
+            for module in self.modules():
+                params = list(module.parameters(recurse=False))
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and params and not any(
+                    p.requires_grad for p in params
+                ):
+                    module.eval()
+        return self
+
+
+def load_resnet18(
+    pretrained: bool | None = None, input_size: int | None = None, profile: str | None = None, seed: int = 0
+) -> ResNetClassifier:
+    """ResNet-18 with its 1000-class ImageNet head, as a `ResNetClassifier`.
+
+    `pretrained` defaults to the profile: `full` loads the ImageNet weights of `microsoft/resnet-18`
+    from the hub; `ci` builds the same network from its config with random weights (seeded).
+    """
+    from transformers import ResNetForImageClassification
+
+    if pretrained is None:
+        pretrained = active_profile(profile) == "full"
+    if not pretrained:
+        torch.manual_seed(seed)
+        return ResNetClassifier(ResNetForImageClassification(resnet18_config(1000)), input_size)
+    try:
+        model = ResNetForImageClassification.from_pretrained(RESNET18_HUB)
+    except Exception as err:  # offline, or the hub out of reach
+        from ftcourse.hf import HubUnavailableError
+
+        raise HubUnavailableError(
+            f"could not load {RESNET18_HUB!r} from the Hugging Face hub ({type(err).__name__}: {err}). "
+            "Connect to the internet (and unset HF_HUB_OFFLINE), or set FTCOURSE_PROFILE=ci to build "
+            "the network with random weights instead."
+        ) from err
+    return ResNetClassifier(model, input_size)
+
+
+def replace_resnet_head(model: ResNetClassifier, num_class: int) -> nn.Linear:
+    """Swap the 1000-class head (`classifier[1]`, torchvision's `fc`) for a fresh trainable
+    `Linear(512, num_class)`; the config's labels follow. Returns the new layer."""
+    if num_class < 2:
+        raise ValueError(f"a classification head needs at least 2 outputs, got {num_class}")
+    old = model.head
+    new = nn.Linear(old.in_features, num_class).to(device=old.weight.device, dtype=old.weight.dtype)
+    model.resnet.classifier[1] = new
+    model.resnet.config.num_labels = num_class
+    model.resnet.num_labels = num_class
+    return new
+
+
+def param_groups(model: nn.Module, lrs: Mapping[str, float]) -> list[dict]:
+    """Optimizer parameter groups, one per glob pattern of parameter names, each with its own
+    learning rate: `{"resnet.classifier.*": 1e-3, "*.stages.[23].*": 1e-4}`.
+
+    Only trainable parameters are grouped; the first pattern that matches a name wins. Raises
+    when a pattern matches no trainable parameter or a trainable parameter matches no pattern,
+    so nothing trains at a rate you did not choose (or silently not at all).
+    """
+    if not lrs:
+        raise ValueError("give at least one pattern -> learning rate")
+    groups: dict[str, list[nn.Parameter]] = {pattern: [] for pattern in lrs}
+    unmatched = []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        pattern = next((p for p in lrs if fnmatch.fnmatchcase(name, p)), None)
+        if pattern is None:
+            unmatched.append(name)
+        else:
+            groups[pattern].append(param)
+    if unmatched:
+        raise ValueError(f"trainable parameters match no pattern: {unmatched[:4]}{' ...' if len(unmatched) > 4 else ''}; "
+                         "add a pattern for them or freeze them")
+    empty = [p for p, params in groups.items() if not params]
+    if empty:
+        raise ValueError(f"patterns {empty} match no trainable parameter; unfreeze those parameters first")
+    return [{"params": params, "lr": float(lrs[p]), "name": p} for p, params in groups.items()]
+
+
+def as_rgb(data: ImageClassificationData) -> ImageClassificationData:
+    """The same dataset with its one grey channel repeated three times (for RGB networks)."""
+    splits = []
+    for split in (data.train, data.test):
+        if split.images.shape[1] != 1:
+            raise ValueError(f"as_rgb expects 1-channel images, got {split.images.shape[1]} channels")
+        splits.append(ImageSplit(split.images.expand(-1, 3, -1, -1).contiguous(), split.labels))
+    return ImageClassificationData(data.name, splits[0], splits[1], list(data.classes), data.source + ", grey as RGB")
+
+
+def read_image_parquet(
+    path: str | Path, image_column: str = "img", label_column: str = "label"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W, 3] uint8 and labels [N] from a hub parquet file whose image column holds
+    `{"bytes": <PNG/JPEG>, "path": ...}` structs (the layout `datasets` writes for Image features)."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    table = pq.read_table(path, columns=None)
+    missing = [c for c in (image_column, label_column) if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path}: no column(s) {missing}; the file has {table.column_names}")
+    images = []
+    for cell in table.column(image_column).to_pylist():
+        raw = cell.get("bytes") if isinstance(cell, dict) else cell
+        if not raw:
+            raise ValueError(f"{path}: an image cell holds no bytes ({str(cell)[:80]})")
+        with Image.open(io.BytesIO(raw)) as image:
+            images.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    if len({im.shape for im in images}) > 1:
+        raise ValueError(f"{path}: images of different sizes {sorted({im.shape for im in images})[:3]}")
+    labels = np.asarray(table.column(label_column).to_pylist(), dtype=np.int64)
+    return (np.stack(images) if images else np.zeros((0, 0, 0, 3), np.uint8)), labels
+
+
+def cifar10_files(profile: str | None = None) -> dict[str, Path]:
+    """The train and test parquet files of CIFAR-10: from FTCOURSE_DATA_DIR/cifar10/ (the hub's
+    layout, `plain_text/` or flat), else downloaded from the hub once (`uoft-cs/cifar10`)."""
+    if active_profile(profile) == "ci":
+        raise ValueError("CIFAR-10 is the full profile's dataset; on ci use as_rgb(load_digits_split())")
+    root = data_dir()
+    if root is not None:
+        files = {}
+        for split, name in CIFAR10_FILES.items():
+            candidates = [root / "cifar10" / name, root / "cifar10" / Path(name).name]
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise FileNotFoundError(
+                    f"CIFAR-10 file {name} not found under {root / 'cifar10'}. Copy the hub's parquet "
+                    f"files there (huggingface.co/datasets/{CIFAR10_HUB}), unset FTCOURSE_DATA_DIR to "
+                    "download them, or set FTCOURSE_PROFILE=ci to use scikit-learn's digits instead."
+                )
+            files[split] = found
+        return files
+    from huggingface_hub import hf_hub_download
+
+    try:
+        return {split: Path(hf_hub_download(CIFAR10_HUB, name, repo_type="dataset"))
+                for split, name in CIFAR10_FILES.items()}
+    except Exception as err:
+        from ftcourse.hf import HubUnavailableError
+
+        raise HubUnavailableError(
+            f"could not download {CIFAR10_HUB!r} from the Hugging Face hub ({type(err).__name__}: {err}). "
+            "Connect to the internet, point FTCOURSE_DATA_DIR at a folder holding cifar10/ with the "
+            "parquet files, or set FTCOURSE_PROFILE=ci."
+        ) from err
+
+
+def load_cifar10_subset(
+    classes: Sequence[int] = (0, 1, 2, 3, 4), files: Mapping[str, str | Path] | None = None,
+    profile: str | None = None,
+) -> ImageClassificationData:
+    """CIFAR-10 restricted to `classes` (default the first five: airplane, automobile, bird, cat,
+    deer), labels renumbered 0..k-1, images [N, 3, 32, 32] scaled to 0..1 and normalised with
+    ImageNet's mean and standard deviation (what ImageNet weights expect)."""
+    classes = [int(c) for c in classes]
+    if len(classes) < 2 or len(set(classes)) != len(classes) or not all(0 <= c < 10 for c in classes):
+        raise ValueError(f"classes must be at least two distinct CIFAR-10 labels 0..9, got {classes}")
+    files = {k: Path(v) for k, v in files.items()} if files is not None else cifar10_files(profile)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    remap = {c: i for i, c in enumerate(classes)}
+    splits = {}
+    for split in ("train", "test"):
+        images, labels = read_image_parquet(files[split])
+        keep = np.flatnonzero(np.isin(labels, classes))
+        if len(keep) == 0:
+            raise ValueError(f"{files[split]}: no image of classes {classes}")
+        pixels = torch.from_numpy(images[keep]).permute(0, 3, 1, 2).float() / 255.0
+        targets = torch.tensor([remap[int(t)] for t in labels[keep]], dtype=torch.long)
+        splits[split] = ImageSplit((pixels - mean) / std, targets)
+    return ImageClassificationData(
+        name="cifar10-" + "-".join(CIFAR10_CLASSES[c] for c in classes),
+        train=splits["train"], test=splits["test"],
+        classes=[CIFAR10_CLASSES[c] for c in classes],
+        source=f"CIFAR-10 ({CIFAR10_HUB}, parquet: {files['train'].parent}), classes {classes}",
+    )
+
+
+def load_vision_transfer(profile: str | None = None, seed: int = 0) -> ImageClassificationData:
+    """Chapter 14's five-class task: `full`, the first five CIFAR-10 classes; `ci`, digits 0-4
+    (scikit-learn, 32x32, grey repeated to RGB)."""
+    if active_profile(profile) == "ci":
+        return as_rgb(load_digits_split(range(5), seed=seed))
+    return load_cifar10_subset(profile=profile)
+
+
 __all__ = [
+    "CIFAR10_CLASSES",
     "EMNIST_LETTERS",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "RESNET18_HUB",
+    "RESNET18_LAYOUT",
+    "TORCHVISION_NAMES",
+    "TORCHVISION_RESNET18_PARAMETERS",
+    "ResNetClassifier",
+    "as_rgb",
+    "cifar10_files",
+    "count_resnet18_parameters",
+    "load_cifar10_subset",
+    "load_resnet18",
+    "load_vision_transfer",
+    "param_groups",
+    "read_image_parquet",
+    "replace_resnet_head",
     "ImageClassificationData",
     "ImageSplit",
     "emnist_folder",

@@ -266,3 +266,186 @@ def test_plot_image_grid_titles_are_class_names():
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == [ds.classes[int(label)] for label in ds.train.labels[:4]]
     plt.close("all")
+
+
+# ---------------------------------------------------------------------------------------------
+# Chapter 14: ResNet-18, parameter groups, CIFAR-10 parquet
+def small_resnet(num_class: int = 5, **kwargs) -> vision.ResNetClassifier:
+    model = vision.load_resnet18(pretrained=False, seed=0, **kwargs)
+    vision.replace_resnet_head(model, num_class)
+    return model
+
+
+def test_resnet18_config_counts_torchvisions_published_size():
+    assert vision.count_resnet18_parameters(1000) == vision.TORCHVISION_RESNET18_PARAMETERS == 11_689_512
+    # only the head differs: 512 x 5 + 5 instead of 512 x 1000 + 1000
+    assert vision.count_resnet18_parameters(5) == 11_689_512 - 513_000 + 2_565
+
+
+def test_frozen_resnet_with_new_head_trains_the_sources_2565():
+    from ftcourse.adapt import count_parameters, freeze
+
+    model = vision.load_resnet18(pretrained=False, seed=0)
+    assert model.head.out_features == 1000
+    freeze(model)
+    head = vision.replace_resnet_head(model, 5)
+    assert head is model.head and head.weight.requires_grad
+    assert count_parameters(model).trainable == 512 * 5 + 5
+    assert model.resnet.config.num_labels == 5
+    logits = model(torch.randn(2, 3, 32, 32))
+    assert logits.shape == (2, 5)
+    with pytest.raises(ValueError, match="at least 2"):
+        vision.replace_resnet_head(model, 1)
+
+
+def test_torchvision_names_resolve_to_the_same_kinds_of_module():
+    model = small_resnet()
+    kinds = {"conv1": torch.nn.Conv2d, "bn1": torch.nn.BatchNorm2d, "maxpool": torch.nn.MaxPool2d,
+             "avgpool": torch.nn.AdaptiveAvgPool2d, "fc": torch.nn.Linear}
+    for tv_name, ours in vision.TORCHVISION_NAMES.items():
+        module = model.get_submodule(ours)
+        if tv_name in kinds:
+            assert isinstance(module, kinds[tv_name]), tv_name
+    assert model.get_submodule(vision.TORCHVISION_NAMES["fc"]) is model.head
+    assert model.get_submodule(vision.TORCHVISION_NAMES["layer4"]) is model.stages[3]
+    assert model.get_submodule(vision.TORCHVISION_NAMES["conv1"]).kernel_size == (7, 7)
+    out_channels = [model.stages[i].layers[-1].layer[-1].convolution.out_channels for i in range(4)]
+    assert out_channels == [64, 128, 256, 512]
+
+
+def test_input_size_resizes_inside_the_model():
+    model = small_resnet(input_size=64).eval()
+    images = torch.randn(2, 3, 32, 32)
+    big = torch.nn.functional.interpolate(images, size=(64, 64), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        assert torch.allclose(model(images), model.resnet(pixel_values=big).logits)
+
+
+def test_train_keeps_frozen_batchnorm_fixed_and_trains_unfrozen_ones():
+    from ftcourse.adapt import freeze, unfreeze
+
+    model = vision.load_resnet18(pretrained=False, seed=0)
+    freeze(model)
+    vision.replace_resnet_head(model, 5)
+    unfreeze(model, "resnet.resnet.encoder.stages.3.*")
+    before = {n: b.clone() for n, b in model.named_buffers() if n.endswith("running_mean")}
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 3, 32, 32))
+    after = dict(model.named_buffers())
+    changed = {n for n, b in before.items() if not torch.equal(b, after[n])}
+    assert changed, "the unfrozen stage's BatchNorm layers should update their statistics"
+    assert all(n.startswith("resnet.resnet.encoder.stages.3.") for n in changed), changed
+    frozen_bn = model.get_submodule(vision.TORCHVISION_NAMES["bn1"])
+    assert model.training and not frozen_bn.training
+    # a plain nn.Module.train() moves every BatchNorm layer: the pitfall the class prevents
+    torch.nn.Module.train(model)
+    with torch.no_grad():
+        model(torch.randn(4, 3, 32, 32))
+    assert not torch.equal(before["resnet.resnet.embedder.embedder.normalization.running_mean"],
+                           frozen_bn.running_mean)
+
+
+def test_param_groups_assign_rates_and_refuse_gaps():
+    from ftcourse.adapt import freeze, unfreeze
+
+    model = small_resnet()
+    freeze(model)
+    unfreeze(model, ["resnet.classifier.*", "resnet.resnet.encoder.stages.2.*", "resnet.resnet.encoder.stages.3.*"])
+    groups = vision.param_groups(model, {"resnet.classifier.*": 1e-3, "*.stages.[23].*": 1e-4})
+    assert [g["lr"] for g in groups] == [1e-3, 1e-4]
+    assert sum(p.numel() for p in groups[0]["params"]) == 2565
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert sum(p.numel() for g in groups for p in g["params"]) == trainable
+    optimizer = torch.optim.Adam(groups)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-4]
+    with pytest.raises(ValueError, match="match no pattern"):
+        vision.param_groups(model, {"resnet.classifier.*": 1e-3})
+    with pytest.raises(ValueError, match="match no trainable"):
+        vision.param_groups(model, {"*.stages.*": 1e-4, "resnet.classifier.*": 1e-3, "*.embedder.*": 1e-5})
+    with pytest.raises(ValueError, match="at least one"):
+        vision.param_groups(model, {})
+
+
+def test_pretrained_resnet_offline_says_what_to_do(monkeypatch):
+    from transformers import ResNetForImageClassification
+
+    from ftcourse.hf import HubUnavailableError
+
+    def offline(*args, **kwargs):
+        raise OSError("no connection")
+
+    monkeypatch.setattr(ResNetForImageClassification, "from_pretrained", offline)
+    with pytest.raises(HubUnavailableError, match="FTCOURSE_PROFILE=ci"):
+        vision.load_resnet18(pretrained=True)
+
+
+def test_as_rgb_and_the_ci_task(monkeypatch):
+    monkeypatch.setenv("FTCOURSE_PROFILE", "ci")
+    data = vision.load_vision_transfer()
+    assert data.num_class == 5 and data.train.images.shape[1:] == (3, 32, 32)
+    assert torch.equal(data.train.images[:, 0], data.train.images[:, 2])
+    grey = vision.load_digits_split(range(5))
+    assert torch.equal(data.test.images[:, 1], grey.test.images[:, 0])
+    with pytest.raises(ValueError, match="1-channel"):
+        vision.as_rgb(data)
+    with pytest.raises(ValueError, match="full profile"):
+        vision.cifar10_files()
+
+
+def write_cifar_parquet(path: Path, labels: list[int], seed: int = 0) -> np.ndarray:
+    """A parquet file as the hub's uoft-cs/cifar10 stores it: img {bytes: PNG, path}, label."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(len(labels), 32, 32, 3), dtype=np.uint8)
+    cells = []
+    for image in images:
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format="PNG")
+        cells.append({"bytes": buffer.getvalue(), "path": None})
+    img_type = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    table = pa.table({"img": pa.array(cells, type=img_type), "label": pa.array(labels, type=pa.int64())})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return images
+
+
+def test_read_image_parquet_round_trips(tmp_path):
+    images = write_cifar_parquet(tmp_path / "t.parquet", [3, 1, 4])
+    read, labels = vision.read_image_parquet(tmp_path / "t.parquet")
+    assert np.array_equal(read, images) and labels.tolist() == [3, 1, 4]
+    with pytest.raises(ValueError, match="no column"):
+        vision.read_image_parquet(tmp_path / "t.parquet", image_column="image")
+
+
+def test_cifar10_subset_from_ftcourse_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTCOURSE_PROFILE", "full")
+    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path))
+    folder = tmp_path / "cifar10" / "plain_text"
+    train_images = write_cifar_parquet(folder / "train-00000-of-00001.parquet", [0, 5, 4, 9, 2, 0], seed=1)
+    write_cifar_parquet(folder / "test-00000-of-00001.parquet", [1, 5, 3], seed=2)
+    data = vision.load_cifar10_subset()
+    assert data.classes == ["airplane", "automobile", "bird", "cat", "deer"]
+    assert data.train.labels.tolist() == [0, 4, 2, 0] and data.test.labels.tolist() == [1, 3]
+    assert data.train.images.shape == (4, 3, 32, 32)
+    # pixel (0, 0) of the first kept image, red channel, ImageNet-normalised
+    expected = (train_images[0, 0, 0, 0] / 255.0 - vision.IMAGENET_MEAN[0]) / vision.IMAGENET_STD[0]
+    assert data.train.images[0, 0, 0, 0].item() == pytest.approx(expected, abs=1e-6)
+    animals = vision.load_cifar10_subset(classes=(9, 5))
+    assert animals.classes == ["truck", "dog"] and animals.train.labels.tolist() == [1, 0]
+    assert vision.load_vision_transfer().name == data.name
+    with pytest.raises(ValueError, match="distinct"):
+        vision.load_cifar10_subset(classes=(1, 1))
+
+
+def test_cifar10_missing_file_names_the_fixes(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTCOURSE_PROFILE", "full")
+    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path))
+    write_cifar_parquet(tmp_path / "cifar10" / "train-00000-of-00001.parquet", [0, 1])  # flat layout, no test
+    with pytest.raises(FileNotFoundError, match="FTCOURSE_PROFILE=ci"):
+        vision.cifar10_files()

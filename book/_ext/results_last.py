@@ -7,6 +7,8 @@ Sphinx reads pages in alphabetical order, which would put `book/results` before
 from __future__ import annotations
 
 RESULTS_PAGE = "book/results"
+# Pages executed like notebooks that are no chapters.
+NOT_CHAPTERS = (RESULTS_PAGE, "book/exercises", "book/heuristics", "book/models_and_data")
 
 
 def _read_results_last(app, env, docnames: list[str]) -> None:
@@ -21,10 +23,11 @@ def _always_outdated(app, env, added, changed, removed) -> list[str]:
 
 
 def _no_launch_buttons(app, env) -> None:
-    # The page is executed like a notebook but is no chapter: a "Colab" button on it would open
-    # a Markdown file. The theme shows launch buttons on pages whose metadata has a kernelspec.
-    if RESULTS_PAGE in env.metadata:
-        env.metadata[RESULTS_PAGE].pop("kernelspec", None)
+    # These pages are executed like notebooks but are no chapters: a "Colab" button on them would
+    # open a Markdown file. The theme shows launch buttons on pages whose metadata has a kernelspec.
+    for page in NOT_CHAPTERS:
+        if page in env.metadata:
+            env.metadata[page].pop("kernelspec", None)
 
 
 def setup(app) -> dict:
