@@ -36,6 +36,7 @@ import sys
 
 if "google.colab" in sys.modules:
     # %pip install -q "ftcourse @ git+https://github.com/ftcourse/ftcourse"
+    # !python -m ftcourse doctor
     pass
 
 # %%

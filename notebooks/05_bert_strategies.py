@@ -42,6 +42,7 @@ import sys
 
 if "google.colab" in sys.modules:
     # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse"
+    # !python -m ftcourse doctor
     pass
 
 # %%

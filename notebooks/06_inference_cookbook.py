@@ -48,7 +48,8 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse"
+    # !python -m ftcourse doctor
     pass
 
 # %%

@@ -33,7 +33,8 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf,serve] @ git+https://github.com/ftcourse/ftcourse"
+    # !python -m ftcourse doctor
     pass
 
 # %%
