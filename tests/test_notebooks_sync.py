@@ -55,13 +55,15 @@ def header_problems(py_text: str) -> list[str]:
     if not re.search(r"^#\s+formats: ipynb,py:percent$", header, re.M):
         problems.append("header does not pair 'formats: ipynb,py:percent'")
     if not re.search(r"^#\s+kernelspec:$", header, re.M) or not re.search(
-        r"^#\s+name: python3$", header, re.M
-    ):
+        r"^#\s+name: (python3|ftcourse-adapters)$", header, re.M
+    ):  # ftcourse-adapters: the kernel of .venv-adapters (chapter 13, transformers 4.57)
         problems.append("header has no kernelspec with 'name: python3'")
     return problems
 
 
 _PIP_MAGIC = re.compile(r"^(\s*)[%!]\s*pip\s+install\b.*$", re.M)
+# Other shell escapes and magics (e.g. `!python -m ftcourse doctor`) are statements that install nothing.
+_OTHER_MAGIC = re.compile(r"^(\s*)[%!].*$", re.M)
 
 
 def _installs(node: ast.AST) -> bool:
@@ -82,6 +84,7 @@ def colab_install_problems(source: str) -> list[str]:
         return ["the first code cell does not install ftcourse"]
     # IPython magics are not Python: turn each `%pip install` into a call we can find.
     code = _PIP_MAGIC.sub(lambda m: f"{m.group(1)}_pip_install_()", source)
+    code = _OTHER_MAGIC.sub(lambda m: f"{m.group(1)}pass", code)
     try:
         tree = ast.parse(code)
     except SyntaxError as error:
