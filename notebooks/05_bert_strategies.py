@@ -417,7 +417,6 @@ metrics = {
 for s, r in runs.items():
     metrics[f"accuracy/{s}"] = r["accuracy"]
     metrics[f"trainable_params/{s}"] = r["trainable"]
-    metrics[f"seconds/{s}"] = r["seconds"]
 path = results.record(
     "05_bert_strategies", metrics,
     data_source=f"IMDB: {imdb.source}; encoder: {hf.describe(ROLE)}, "

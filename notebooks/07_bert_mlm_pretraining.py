@@ -338,7 +338,6 @@ metrics = {
     "perplexity/after": ppl_after,
     "perplexity/unigram": ppl_unigram,
     "tokenizer/vocab_size": len(tokenizer),
-    "train_seconds": train_seconds,
     "blocks/train": len(blocks["train"]),
     "padding_share/source_recipe": float(padding_share),
     **{f"masking/{k}": v for k, v in shares.items()},
@@ -348,7 +347,7 @@ path = results.record(
     data_source=f"{'generated WikiText-shaped rows (ci)' if PROFILE == 'ci' else 'WikiText-2 raw'}; "
                 f"comparison model: {reference_name}",
     seconds=timer.seconds,
-    extra={"epochs": EPOCHS, "block_size": BLOCK_SIZE, "batch_size": BATCH_SIZE, "lr": LR,
+    extra={"epochs": EPOCHS, "block_size": BLOCK_SIZE, "batch_size": BATCH_SIZE, "lr": LR, "train_seconds": train_seconds,
            "log_history": [{k: v for k, v in h.items() if isinstance(v, (int, float))} for h in history]},
 )
 print(path.name, metrics)
