@@ -102,6 +102,11 @@ DATASETS: dict[str, DatasetEntry] = {
         "WikiText-2 (raw)", "Salesforce/wikitext, wikitext-2-raw-v1", "wikitext-2-raw/wiki.{train,valid,test}.raw",
         {"train": 36_718, "validation": 3_760, "test": 4_358}, "lines",
     ),
+    "guanaco": DatasetEntry(
+        "openassistant-guanaco (best replies)", "timdettmers/openassistant-guanaco",
+        "openassistant-guanaco/openassistant_best_replies_{train,eval}.jsonl", {"train": 9_846, "test": 518},
+        "conversations",
+    ),
     "conll2003": DatasetEntry(
         "CoNLL-2003 English NER", "eriktks/conll2003 (parquet)", "conll2003/eng.{train,testa,testb} or {train,valid,test}.txt",
         {"train": 14_041, "validation": 3_250, "test": 3_453}, "sentences",
@@ -126,6 +131,8 @@ CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
     "09_trainer": {"models": ("distilbert",), "data": ("ag_news",)},
     "10_ner": {"models": ("bert_cased",), "data": ("conll2003",)},
     # ResNet-18 (microsoft/resnet-18) is loaded by ftcourse.vision, not through an ftcourse.hf role
+    "11_sft_assistant": {"models": ("sft",), "data": ("guanaco",)},
+    "12_peft_library": {"models": ("generation",), "data": ("guanaco",)},
     "14_vision_transfer": {"models": (), "data": ("cifar10",)},
 }
 

@@ -403,3 +403,53 @@ def test_parity_with_peft_on_bert():
             atol=1e-6,
             rtol=0,
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# GPT-2's Conv1D layers (chapter 12): converted to nn.Linear, then the same LoRA as PEFT's
+def tiny_gpt2():
+    transformers = pytest.importorskip("transformers", reason="the GPT-2 cases need transformers")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(vocab_size=100, n_embd=32, n_layer=2, n_head=2, n_positions=16)
+    return transformers.GPT2LMHeadModel(config).eval()
+
+
+def test_conv1d_to_linear_keeps_the_outputs():
+    from ftcourse.adapt.lora import conv1d_to_linear
+
+    model = tiny_gpt2()
+    ids = torch.randint(0, 100, (2, 7))
+    before = model(ids).logits
+    names = conv1d_to_linear(model, ["c_attn", "c_proj"])
+    # c_proj is both the attention output and the MLP's second layer, as in PEFT
+    assert names == [f"transformer.h.{i}.{n}" for i in range(2) for n in ("attn.c_attn", "attn.c_proj", "mlp.c_proj")]
+    assert all(isinstance(model.get_submodule(n), nn.Linear) for n in names)
+    assert torch.allclose(model(ids).logits, before, atol=1e-5)
+    with pytest.raises(ValueError, match="match no Conv1D"):
+        conv1d_to_linear(model, ["c_fc", "q_proj"])
+
+
+def test_gpt2_lora_matches_peft_fan_in_fan_out():
+    peft = pytest.importorskip("peft", reason="needs peft")
+    from ftcourse.adapt.lora import conv1d_to_linear
+
+    ours, theirs = tiny_gpt2(), tiny_gpt2()
+    conv1d_to_linear(ours, ["c_attn", "c_proj"])
+    torch.manual_seed(1)
+    names = apply_lora(ours, ["c_attn", "c_proj"], rank=4, alpha=8)
+    config = peft.LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules=["c_attn", "c_proj"],
+                             fan_in_fan_out=True, task_type="CAUSAL_LM")
+    theirs = peft.get_peft_model(theirs, config)
+    assert count_parameters(ours).trainable == count_parameters(theirs).trainable == sum(
+        4 * (m.linear.in_features + m.linear.out_features) for m in (ours.get_submodule(n) for n in names))
+    ids = torch.randint(0, 100, (2, 7))
+    assert torch.allclose(ours(ids).logits, theirs(ids).logits, atol=1e-5)  # B = 0: both are the base
+    with torch.no_grad():
+        for name in names:
+            lora = ours.get_submodule(name).lora
+            lora.B.normal_()
+            target = theirs.base_model.model.get_submodule(name)
+            target.lora_A["default"].weight.copy_(lora.A.T)
+            target.lora_B["default"].weight.copy_(lora.B.T)
+    theirs.eval()
+    assert torch.allclose(ours(ids).logits, theirs(ids).logits, atol=1e-4)

@@ -30,6 +30,7 @@ from ftcourse.adapt.adapters import (
     _get_module,
     _load_partial,
     _load_tensors,
+    _matches,
     _partial_state,
     _replace,
     _save_tensors,
@@ -165,6 +166,39 @@ def apply_lora(
     return names
 
 
+def conv1d_to_linear(model: nn.Module, target_modules: str | Iterable[str]) -> list[str]:
+    """Replace each Hugging Face `Conv1D` a target names (GPT-2's `c_attn`, `c_proj`, `c_fc`) by
+    the equivalent `nn.Linear`, in place, so that `apply_lora` can wrap it (chapter 12).
+
+    `Conv1D` computes x @ W + b with W stored [in, out], the transpose of nn.Linear's [out, in];
+    the new Linear holds W.T and gives the same outputs. PEFT makes the same transposition on the
+    fly when told `fan_in_fan_out=True`. Raises for a target that matches no Conv1D; returns the
+    names replaced.
+    """
+    targets = _as_list(target_modules)
+    convs = [n for n, m in model.named_modules() if type(m).__name__ == "Conv1D"]
+    found = {t: [n for n in convs if _matches(n, t)] for t in targets}
+    missing = [t for t, names in found.items() if not names]
+    if not targets or missing:
+        raise ValueError(
+            f"conv1d_to_linear: target(s) {missing or targets} match no Conv1D in {type(model).__name__}; "
+            f"its Conv1D layers are: {', '.join(convs[:12]) or 'none'}"
+        )
+    names = [n for n in convs if any(n in hits for hits in found.values())]
+    for name in names:
+        conv = model.get_submodule(name)
+        in_dim, out_dim = conv.weight.shape
+        linear = nn.Linear(in_dim, out_dim, bias=conv.bias is not None,
+                           device=conv.weight.device, dtype=conv.weight.dtype)
+        with torch.no_grad():
+            linear.weight.copy_(conv.weight.T)
+            if conv.bias is not None:
+                linear.bias.copy_(conv.bias)
+        linear.weight.requires_grad_(conv.weight.requires_grad)
+        _replace(model, name, linear)
+    return names
+
+
 def merge_lora(model: nn.Module) -> list[str]:
     """Fold every LoRA update into its frozen weight, in place; returns the layers merged now."""
     return [name for name, layer in _lora_layers(model).items() if layer.merge()]
@@ -242,6 +276,7 @@ __all__ = [
     "LinearWithLoRA",
     "LoRALayer",
     "apply_lora",
+    "conv1d_to_linear",
     "load_lora",
     "lora_state_dict",
     "merge_lora",

@@ -1,0 +1,300 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 11. Supervised fine-tuning of a causal LM as an assistant
+#
+# A pre-trained causal language model continues text. To make it *answer*, we fine-tune it on
+# conversations: **supervised fine-tuning** (SFT). The source notebook does this with TRL's
+# `SFTTrainer` on `facebook/opt-350m` and `timdettmers/openassistant-guanaco`, conversations
+# written as `### Human: ...### Assistant: ...`, for 10 epochs at learning rate 2e-5, batch 2,
+# sequences up to 1,024 tokens. The key idea is **loss on the assistant's words only**: the model
+# reads the question but is never trained to produce it.
+#
+# The source's code no longer runs and hid its results: it used `DataCollatorForCompletionOnlyLM`
+# (removed from TRL), commented out `trainer.train()` and loaded weights trained elsewhere, and
+# asked its before/after questions as bare text, not in the `### Human:` format the model was
+# tuned on. Its reported outputs (theirs, not ours): before tuning, OPT-350m answered
+# "monopsony" with a loop ("The term 'mono-economy' is used in the context of the 'mono-economy'
+# model..."); after, with a fluent if inaccurate definition. Here everything is trained and
+# measured in the page: the held-out loss, the same prompts answered before and after, and
+# ROUGE against the reference answers (the offline metric of the source's evaluation section).
+
+# %% tags=["remove-cell"]
+# Installs the companion package when this notebook runs in Colab.
+import sys
+
+if "google.colab" in sys.modules:
+    # %pip install -q "ftcourse[sft,nlp-eval] @ git+https://github.com/ftcourse/ftcourse"
+    # !python -m ftcourse doctor
+    pass
+
+# %%
+import inspect
+import tempfile
+
+import datasets
+import matplotlib.pyplot as plt
+from IPython.display import Markdown
+
+import ftcourse
+from ftcourse import catalog, hf, results, sft
+from ftcourse.adapt import count_parameters
+
+# %% tags=["parameters"]
+PROFILE = ftcourse.profile()
+SEED = 0
+EPOCHS = ftcourse.choose(ci=4, full=10)  # the source: 10 epochs
+LR = ftcourse.choose(ci=3e-3, full=2e-5)  # a tiny model from random weights needs a large step
+BATCH_SIZE = ftcourse.choose(ci=16, full=2)  # the source: 2 per device
+MAX_LENGTH = ftcourse.choose(ci=128, full=1024)  # the source's max_seq_length
+MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=70)  # the source: max_new_tokens=70
+N_ROUGE = ftcourse.choose(ci=40, full=100)  # held-out conversations answered for ROUGE
+timer = results.Timer()
+ftcourse.set_seed(SEED)
+datasets.disable_progress_bars()  # the trainer shows its own bar; the per-map bars are noise
+print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} batch={BATCH_SIZE}")
+
+# %% [markdown]
+# ## The data
+#
+# On `full` these are the 9,846 training and 518 held-out conversations of
+# openassistant-guanaco (from the hub, or its two jsonl files in `FTCOURSE_DATA_DIR`). On `ci`
+# ftcourse generates conversations in the same format whose answers follow from the question by a
+# rule or a small table (capitals, opposites, numbers of legs, sums, plurals, repetition), so a
+# tiny model can learn something in seconds and we can tell right answers from wrong ones.
+
+# %%
+data = sft.load_guanaco()
+print(data.source)
+print(f"train {len(data.train):,}  held-out {len(data.eval):,}")
+for text in data.train[:2]:
+    print(repr(text[:300]))
+
+# %% [markdown]
+# ## Prompt and completion
+#
+# Each conversation becomes a **prompt** (everything up to and including the last
+# `### Assistant:`) and a **completion** (that last reply). Earlier turns stay in the prompt as
+# context. A prompt/completion dataset is what TRL now expects for loss on the answer only: it
+# tokenizes prompt + completion, appends the end-of-sequence token to the completion (so the
+# model learns to stop), and labels every prompt token -100, which the cross-entropy ignores.
+
+# %%
+train_records = data.prompt_completion("train")
+eval_records = data.prompt_completion("eval")
+print(train_records[0])
+assert train_records[0]["prompt"] + train_records[0]["completion"] in data.train[0]
+
+# %% [markdown]
+# ## The model
+#
+# On `ci` the stand-in is a tiny OPT (same architecture family as OPT-350m) with random weights
+# and a byte-level BPE tokenizer trained here; on `full` it is the pre-trained `facebook/opt-350m`.
+
+# %%
+print(hf.describe("sft"))
+tokenizer = hf.load_tokenizer("sft")
+model = hf.load_model("sft", seed=SEED).to(ftcourse.device())
+counts = count_parameters(model)
+print(counts)
+
+# %% [markdown]
+# ## The trainer, and the label mask it builds
+#
+# `ftcourse.sft.make_sft_trainer` wraps `SFTTrainer` with the settings that matter here and
+# with two checks. Its source:
+
+# %%
+Markdown(f"```python\n{inspect.getsource(sft.make_sft_trainer)}\n```")
+
+# %%
+workdir = tempfile.mkdtemp(prefix="ftcourse-sft-")
+trainer = sft.make_sft_trainer(
+    model, tokenizer, train_records, eval_records, output_dir=workdir, epochs=EPOCHS, lr=LR,
+    batch_size=BATCH_SIZE, max_length=MAX_LENGTH, seed=SEED, logging_strategy="epoch",
+    max_dropped=ftcourse.choose(ci=0.0, full=0.02),  # full: a few conversations are longer than 1,024 tokens
+)
+print("examples dropped by truncation:", trainer.dropped_examples)
+
+# %% [markdown]
+# One tokenized example as the trainer will see it: each token and its label. Prompt tokens are
+# labelled -100; from the first token of the answer on, each label is the token's own id (the
+# model shifts labels by one position internally, so position *t* is trained to predict token
+# *t+1*).
+
+# %%
+row = trainer.train_dataset[0]
+table = sft.label_table(tokenizer, row)
+first = next(i for i, (_, label) in enumerate(table) if label != "-100")
+lines = ["| position | token | label |", "|---|---|---|"]
+lines += [f"| {i} | `{tok}` | {label} |" for i, (tok, label) in enumerate(table)]
+print(f"{len(table)} tokens; the first supervised one is #{first}: {table[first][0]!r}")
+Markdown("\n".join(lines))
+
+# %% [markdown]
+# **The trap this replaces.** The removed `DataCollatorForCompletionOnlyLM` looked for the token
+# ids of `"### Assistant:"` inside each tokenized example. A BPE tokenizer can split the same
+# characters differently depending on what precedes them, so the search can fail; the collator
+# then labelled *every* token -100 and the loss read 0.0, with no error. Here are the ids of the
+# template tokenized alone (with the leading space it often has in text) and whether they occur in
+# our example:
+
+# %%
+template = tokenizer(" " + sft.ASSISTANT, add_special_tokens=False)["input_ids"]
+ids = row["input_ids"]
+found = any(ids[i:i + len(template)] == template for i in range(len(ids)))
+print("template alone:", tokenizer.convert_ids_to_tokens(template))
+print("found in the example's ids:", found)
+
+# %% [markdown]
+# The prompt/completion split works on text, before tokenization, so it cannot miss. And in case
+# anything else empties the mask (truncation, a wrong split), `make_sft_trainer` raises when an
+# example has no supervised token, and its collator raises on any batch without one.
+#
+# ## Before training
+#
+# The held-out loss (on the answers only) and the answers to a few held-out prompts. On `full`
+# we add the source's own question.
+
+# %%
+questions = [r["prompt"] for r in eval_records[:6]]
+if PROFILE == "full":
+    questions.append(sft.make_prompt(
+        'Can you write a short introduction about the relevance of the term "monopsony" in economics? '
+        "Please use examples related to potential monopsonies in the labour market and cite relevant research."))
+rouge_prompts = [r["prompt"] for r in eval_records[:N_ROUGE]]
+references = [r["completion"].strip() for r in eval_records[:N_ROUGE]]
+
+eval_before = trainer.evaluate()["eval_loss"]
+answers_before = sft.generate_answers(model, tokenizer, questions, MAX_NEW_TOKENS)
+rouge_before = sft.rouge(sft.generate_answers(model, tokenizer, rouge_prompts, MAX_NEW_TOKENS), references)
+print(f"held-out loss before: {eval_before:.3f}  ROUGE before: " + ", ".join(f"{k} {v:.3f}" for k, v in rouge_before.items()))
+
+# %% [markdown]
+# ## Training
+
+# %%
+train_timer = results.Timer()
+trainer.train()
+train_seconds = train_timer.seconds
+history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
+train_curve = [(h["epoch"], h["loss"]) for h in history if "loss" in h]
+eval_curve = [(0.0, eval_before)] + [(h["epoch"], h["eval_loss"]) for h in history if "eval_loss" in h]
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(*zip(*train_curve), marker="o", label="train (answers only)")
+ax.plot(*zip(*eval_curve), marker="o", label="held-out (answers only)")
+ax.set_xlabel("epoch"), ax.set_ylabel("cross-entropy"), ax.legend(), ax.set_title(f"SFT ({PROFILE})")
+plt.show()
+
+# %% [markdown]
+# ## After training: the same prompts
+
+# %%
+eval_after = trainer.evaluate()["eval_loss"]
+answers_after = sft.generate_answers(model, tokenizer, questions, MAX_NEW_TOKENS)
+held_out_answers = sft.generate_answers(model, tokenizer, rouge_prompts, MAX_NEW_TOKENS)
+rouge_after = sft.rouge(held_out_answers, references)
+refs = {r["prompt"]: r["completion"].strip() for r in eval_records}
+
+
+def cell(text, width=160):
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return (text[:width] + "...") if len(text) > width else (text or "*(empty)*")
+
+
+rows = ["| prompt | before | after | reference |", "|---|---|---|---|"]
+for q, b, a in zip(questions, answers_before, answers_after):
+    question = q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT)
+    rows.append(f"| {cell(question, 80)} | {cell(b)} | {cell(a)} | {cell(refs.get(q, '-'))} |")
+Markdown("\n".join(rows))
+
+# %% [markdown]
+# ## ROUGE against the reference answers
+#
+# ROUGE-1 and ROUGE-2 count the unigrams and bigrams an answer shares with the reference (F1 of
+# overlap); ROUGE-L uses their longest common subsequence. They reward wording, not truth: on
+# `ci`, "The capital of Peru is Paris." scores high against "The capital of Peru is Lima.". The
+# source computes it with `evaluate.load("rouge")`, which needs the hub; `rouge-score` is the
+# same computation offline.
+
+# %%
+rows = ["| | held-out loss | ROUGE-1 | ROUGE-2 | ROUGE-L |", "|---|---|---|---|---|"]
+for name, loss, scores in (("before", eval_before, rouge_before), ("after", eval_after, rouge_after)):
+    rows.append(f"| {name} | {loss:.3f} | " + " | ".join(f"{scores[k]:.3f}" for k in ("rouge1", "rouge2", "rougeL")) + " |")
+Markdown("\n".join(rows))
+
+# %%
+exact = sum(a == r for a, r in zip(held_out_answers, references))
+Markdown(
+    f"On the `{PROFILE}` profile ({data.source}), {EPOCHS} epochs of SFT took {train_seconds:.0f} s on "
+    f"{results.device_description()} and brought the held-out loss on the answers from {eval_before:.2f} to "
+    f"{eval_after:.2f}; ROUGE-L against the reference answers went from {rouge_before['rougeL']:.2f} to "
+    f"{rouge_after['rougeL']:.2f}, and {exact} of the {len(references)} held-out answers now match their reference "
+    "exactly. " + ("The ci model starts from random weights, so its 'before' answers are noise: what SFT "
+                   "teaches it here is the format and the rules of the generated tasks, not language."
+                   if PROFILE == "ci" else "")
+)
+
+# %% [markdown]
+# ## What the `full` run costs
+#
+# We have not run the `full` chapter on a GPU, so this is an **estimate**, not a measurement.
+# Training a model of $N$ parameters on $T$ tokens costs about $6NT$ floating-point operations
+# (forward and backward; the loss mask does not save any, every token is still processed). The
+# guanaco training file is 20.9 MB of JSON (the size in the source's download log); at roughly 4
+# characters per BPE token that is about 5 million tokens per epoch.
+
+# %%
+N = catalog.count_full_parameters("sft")
+tokens_per_epoch = 20.9e6 / 4  # an assumption: ~4 characters per token in English BPE
+flops = 6 * N * tokens_per_epoch * 10  # the source's 10 epochs
+steps = 10 * 9846 / 2  # 10 epochs of 9,846 conversations, batch 2
+for label, rate in (("40% of an H100's 989 TFLOP/s (bf16)", 0.4 * 989e12), ("10% of it", 0.1 * 989e12)):
+    print(f"{label}: {flops / rate / 60:.0f} min of compute")
+print(f"{N:,} parameters; {flops:.2e} FLOPs; {steps:,.0f} optimizer steps")
+print(f"at 30-60 ms per step (launch-bound at batch 2): {steps * 0.03 / 60:.0f}-{steps * 0.06 / 60:.0f} min")
+
+# %% [markdown]
+# With only two short sequences per step the GPU is mostly waiting on the step itself, so the
+# step count, not the arithmetic, sets the time: expect on the order of half an hour to an hour
+# on one modern GPU (larger batches or packing would cut it). These per-step figures are
+# assumptions; the results page lists recorded `full` runs when there are any.
+#
+# ## Record the results
+
+# %%
+metrics = {"eval_loss/before": eval_before, "eval_loss/after": eval_after,
+           **{f"{k}/before": v for k, v in rouge_before.items()},
+           **{f"{k}/after": v for k, v in rouge_after.items()},
+           "exact_match": exact / len(references), "trainable_params": counts.trainable}
+path = results.record(
+    "11_sft_assistant", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}",
+    seconds=timer.seconds,
+    extra={"epochs": EPOCHS, "lr": LR, "batch_size": BATCH_SIZE, "max_length": MAX_LENGTH,
+           "train_seconds": train_seconds, "answers_after": dict(zip(questions, answers_after))},
+)
+print(path.name, metrics)
+if PROFILE == "ci":
+    # A model that learned nothing keeps a loss near 7.6 (uniform over 2,000 tokens) and ROUGE
+    # near 0. Measured with SEED 0: loss 7.60 -> 1.23, ROUGE-L 0.00 -> 0.46, ROUGE-2 -> 0.26.
+    results.check(metrics, {
+        "eval_loss/before": (6.5, 9.0),
+        "eval_loss/after": (0.0, 2.5),
+        "rougeL/before": (0.0, 0.1),
+        "rougeL/after": (0.3, 1.0),
+        "rouge2/after": (0.15, 1.0),
+    })
+    assert eval_after < eval_before - 3, "the held-out loss must drop"
