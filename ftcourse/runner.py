@@ -195,7 +195,7 @@ def run_notebook(
     client = NotebookClient(
         nb,
         timeout=timeout,
-        kernel_name="python3",
+        kernel_name=nb.metadata.get("kernelspec", {}).get("name", "python3"),  # chapter 13: ftcourse-adapters
         resources={"metadata": {"path": str(path.parent)}},
         on_cell_execute=on_cell_execute,
         on_cell_executed=on_cell_executed,
