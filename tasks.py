@@ -221,7 +221,30 @@ def build_book(env: dict[str, str], strict: bool) -> None:
     clean_book()
     flags = ["-W", "-n", "--keep-going"] if strict else []
     run(BIN / "jupyter-book", "build", ROOT, *flags, env=env)
+    check_book_html()
     print(f"book: {ROOT / '_build' / 'html' / 'index.html'}", flush=True)
+
+
+def check_book_html() -> None:
+    """What a reader would see: a page for every entry of _toc.yml, and a results page with its
+    tables (recorded runs, methods compared) and the two summary charts of each profile."""
+    html = ROOT / "_build" / "html"
+    pages = [line.split("file:", 1)[1].strip() for line in (ROOT / "_toc.yml").read_text().splitlines()
+             if line.strip().startswith("- file:")]
+    missing = [page for page in pages if not (html / f"{page}.html").is_file()]
+    results = (html / "book" / "results.html").read_text(encoding="utf-8") if not missing else ""
+    problems = [f"no page built for {page}" for page in missing]
+    if not missing:
+        if results.count("<table") < 4:  # runs and methods, for full and ci at least
+            problems.append(f"results page has {results.count('<table')} tables, expected at least 4")
+        if results.count("<img") < 4:  # accuracy by method and trainable parameters, per profile
+            problems.append(f"results page has {results.count('<img')} figures, expected at least 4")
+        if "trainable parameters" not in results:
+            problems.append("results page has no method-comparison table")
+    if problems:
+        raise SystemExit("book check failed: " + "; ".join(problems))
+    print(f"book check: {len(pages)} pages; results page with {results.count('<table')} tables and "
+          f"{results.count('<img')} figures", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
