@@ -16,7 +16,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Figures in tests draw off-screen. Set here, in this process only: the notebooks' kernels inherit
+# the environment, and MPLBACKEND=Agg there would keep every figure out of the executed chapters.
+if "MPLBACKEND" not in os.environ:
+    import matplotlib
+
+    matplotlib.use("Agg")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # A cache of our own for the run: what the `ci` profile generates (its GloVe file, tokenizers)

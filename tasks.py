@@ -199,7 +199,7 @@ def ci_environment(cache: Path) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         HF_HUB_DISABLE_TELEMETRY="1",
         TOKENIZERS_PARALLELISM="false",
-        MPLBACKEND="Agg",
+        # No MPLBACKEND here: the kernels inherit it, and Agg would stop them from showing figures.
         # A cache of this run only: nothing earlier downloaded to ~/.cache can make a test pass.
         FTCOURSE_CACHE=str(cache),
         HF_HOME=str(cache / "huggingface"),
@@ -234,17 +234,22 @@ def check_book_html() -> None:
     missing = [page for page in pages if not (html / f"{page}.html").is_file()]
     results = (html / "book" / "results.html").read_text(encoding="utf-8") if not missing else ""
     problems = [f"no page built for {page}" for page in missing]
+    for source in sorted((ROOT / "notebooks").glob("*.py")):  # chapters that draw must show figures
+        page = html / "notebooks" / f"{source.stem}.html"
+        draws = any(call in source.read_text(encoding="utf-8") for call in ("plots.", "plt."))
+        if draws and page.is_file() and "_images/" not in page.read_text(encoding="utf-8"):
+            problems.append(f"{source.stem} draws figures but its page shows none")
     if not missing:
         if results.count("<table") < 4:  # runs and methods, for full and ci at least
             problems.append(f"results page has {results.count('<table')} tables, expected at least 4")
-        if results.count("<img") < 4:  # accuracy by method and trainable parameters, per profile
-            problems.append(f"results page has {results.count('<img')} figures, expected at least 4")
+        if results.count("_images/") < 4:  # accuracy by method and trainable parameters, per profile
+            problems.append(f"results page has {results.count('_images/')} figures, expected at least 4")
         if "trainable parameters" not in results:
             problems.append("results page has no method-comparison table")
     if problems:
         raise SystemExit("book check failed: " + "; ".join(problems))
     print(f"book check: {len(pages)} pages; results page with {results.count('<table')} tables and "
-          f"{results.count('<img')} figures", flush=True)
+          f"{results.count('_images/')} figures", flush=True)
 
 
 # ---------------------------------------------------------------------------------------------
