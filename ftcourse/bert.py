@@ -27,7 +27,7 @@ from ftcourse.adapt import ParameterCount, count_parameters, freeze, unfreeze
 from ftcourse.adapt.adapters import add_bert_adapters
 from ftcourse.adapt.lora import apply_lora
 from ftcourse.data import BucketBatchSampler
-from ftcourse.models import EncoderClassifier
+from ftcourse.models import EncoderClassifier, mean_pool
 
 STRATEGIES = ("full", "head_only", "adapters", "lora")
 POOLINGS = ("cls", "mean")
@@ -202,25 +202,8 @@ class MeanPoolingClassifier(EncoderClassifier):
     `EncoderClassifier`, so freezing, adapters and LoRA apply unchanged.
     """
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor | None = None,
-        token_type_ids: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            inputs["token_type_ids"] = token_type_ids
-        hidden = self.base_model(**inputs).last_hidden_state
-        return self.classifier(self.dropout(mean_pool(hidden, attention_mask)))
-
-
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Average of `hidden` [B, T, D] over the positions where `attention_mask` is 1: [B, D]."""
-    if attention_mask is None:
-        return hidden.mean(dim=1)
-    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return mean_pool(hidden, attention_mask)
 
 
 def build_classifier(

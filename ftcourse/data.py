@@ -36,12 +36,12 @@ CI_GLOVE_WINDOW = 4
 
 
 @dataclass
-class TextClassificationData:
-    """A text classification dataset: (label, text) pairs, class names and where they came from."""
+class ClassificationData:
+    """A classification dataset: train and test splits, class names and where they came from."""
 
     name: str
-    train: list[tuple[int, str]]
-    test: list[tuple[int, str]]
+    train: Sequence
+    test: Sequence
     classes: list[str]
     source: str
 
@@ -51,9 +51,17 @@ class TextClassificationData:
 
     def __repr__(self) -> str:
         return (
-            f"TextClassificationData({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
+            f"{type(self).__name__}({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
             f"classes={self.classes}, source={self.source!r})"
         )
+
+
+@dataclass(repr=False)
+class TextClassificationData(ClassificationData):
+    """A text classification dataset: (label, text) pairs, class names and where they came from."""
+
+    train: list[tuple[int, str]]
+    test: list[tuple[int, str]]
 
 
 def _missing(what: str, where: Path) -> FileNotFoundError:

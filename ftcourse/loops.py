@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ftcourse.models import mean_pool
+
 try:  # widget bars in Jupyter when ipywidgets is there; else text bars, without tqdm's warning
     import ipywidgets  # noqa: F401
     from tqdm.auto import tqdm
@@ -308,12 +310,6 @@ def plot_confusion_matrix(
 
 # ---------------------------------------------------------------------------------------------
 # Feature extraction: a frozen encoder, features computed once, a small head trained on them
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Average of the token vectors over the real tokens only (padding excluded)."""
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-
-
 @dataclass
 class Features:
     """What a frozen encoder gives for each text: its [CLS] vector, its mean token vector, its label."""

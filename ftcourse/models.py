@@ -195,4 +195,16 @@ class EncoderClassifier(nn.Module):
         if token_type_ids is not None:  # some encoders (DistilBERT) take no token types
             inputs["token_type_ids"] = token_type_ids
         hidden = self.base_model(**inputs).last_hidden_state
-        return self.classifier(self.dropout(hidden[:, 0]))
+        return self.classifier(self.dropout(self.pool(hidden, attention_mask)))
+
+    def pool(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The vector the head reads: the first ([CLS]) token's hidden state, [B, T, D] -> [B, D]."""
+        return hidden[:, 0]
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Average of `hidden` [B, T, D] over the positions where `attention_mask` is 1: [B, D]."""
+    if attention_mask is None:
+        return hidden.mean(dim=1)
+    weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)

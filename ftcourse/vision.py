@@ -43,6 +43,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ftcourse._env import data_dir
 from ftcourse._env import profile as active_profile
+from ftcourse.data import ClassificationData
 
 IMAGE_SIZE = 32
 EMNIST_SPLITS = ("digits", "letters", "mnist", "balanced", "byclass", "bymerge")
@@ -92,25 +93,12 @@ class ImageSplit:
                 ImageSplit(self.images[valid], self.labels[valid]))
 
 
-@dataclass
-class ImageClassificationData:
+@dataclass(repr=False)
+class ImageClassificationData(ClassificationData):
     """An image classification dataset: train and test splits, class names, where it came from."""
 
-    name: str
     train: ImageSplit
     test: ImageSplit
-    classes: list[str]
-    source: str
-
-    @property
-    def num_class(self) -> int:
-        return len(self.classes)
-
-    def __repr__(self) -> str:
-        return (
-            f"ImageClassificationData({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
-            f"classes={self.classes}, source={self.source!r})"
-        )
 
 
 def _missing(what: str, where: Path) -> FileNotFoundError:
