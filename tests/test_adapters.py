@@ -180,14 +180,10 @@ def hf():
 
 
 def bert_config():
-    return hf().BertConfig(
-        vocab_size=120,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=32,
-    )
+    hf()  # skips without transformers
+    from ftcourse.hf import tiny_config
+
+    return tiny_config("bert", vocab_size=120, max_position_embeddings=32)
 
 
 def bert() -> nn.Module:

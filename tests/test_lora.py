@@ -28,15 +28,9 @@ def small_bert():
     transformers = pytest.importorskip(
         "transformers", reason="the BERT cases need transformers (ftcourse[hf])"
     )
-    config = transformers.BertConfig(
-        vocab_size=120,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=128,
-        max_position_embeddings=32,
-    )
-    return transformers.BertModel(config)
+    from ftcourse.hf import tiny_config
+
+    return transformers.BertModel(tiny_config("bert", vocab_size=120, max_position_embeddings=32))
 
 
 class BertHidden(nn.Module):
