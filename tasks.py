@@ -2,7 +2,12 @@
 """The project's two commands. Each sets itself up first, so a fresh clone needs only Python.
 
     python3 tasks.py book    build the book into _build/html: every chapter run on `ci`, offline
-    python3 tasks.py test    ruff, unit tests, notebook sync, every chapter (nbmake), strict book
+    python3 tasks.py test    ruff, unit tests, notebook sync, every chapter run once, strict book
+
+Each chapter is executed once (`python -m ftcourse run`, two at a time) into `_build/executed/ci/`,
+and the book renders those executed notebooks instead of running them a second time. The book
+command reuses an execution while the chapter, the ftcourse package, the dependency pins and the
+profile are all unchanged; the test command always executes every chapter afresh.
 
 `python3 tasks.py setup` does only the set-up: a `.venv` with PyTorch, then `ftcourse[all]`
 pinned by constraints.txt; and a second environment, `.venv-adapters`, for the chapter that needs
@@ -36,13 +41,16 @@ STAMP = VENV / ".ftcourse-setup"
 ADAPTERS_VENV = ROOT / ".venv-adapters"
 ADAPTERS_PYTHON = ADAPTERS_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 ADAPTERS_KERNEL = "ftcourse-adapters"  # the kernelspec name in those chapters' headers
-# Chapters that run in .venv-adapters: the main nbmake phase skips them, the `adapters` phase runs them.
+# Chapters whose kernel is .venv-adapters' python (their header names the kernel; the runner starts it).
 ADAPTERS_NOTEBOOKS = ("notebooks/13_adapterhub.ipynb",)
 # torch goes in first, pinned: a bare `torch` requirement with nothing installed takes the newest
 # build there is (a multi-GB CUDA one on Linux). 2.13.0 is the version the project is tested with.
 DEFAULT_TORCH = "torch==2.13.0"
-CELL_TIMEOUT = 300  # seconds per notebook cell, as in _config.yml
 BOOK_OUTPUTS = ("html", ".doctrees", "jupyter_execute", ".jupyter_cache")
+# Executed chapters, one folder per profile: NN.ipynb (with outputs), NN.json (the results it
+# recorded), NN.key (what it was executed from), NN.log (the runner's output).
+EXECUTED = ROOT / "_build" / "executed"
+CHAPTER_JOBS = 2  # chapters executed at a time: one per core on the 2-core machines CI runs on
 
 
 class TaskError(RuntimeError):
@@ -210,17 +218,156 @@ def ci_environment(cache: Path) -> dict[str, str]:
     return env
 
 
-def clean_book() -> None:
-    """Remove the book's build outputs and the `ci` results, so the build starts from nothing."""
+# ---------------------------------------------------------------------------------------------
+# Chapters: executed once, rendered by the book
+def chapter_notebooks() -> list[Path]:
+    return sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def execution_key(notebook: Path, profile: str) -> str:
+    """What a chapter's outputs depend on: the notebook, the whole ftcourse package, the pins of
+    every environment a chapter runs in, the PyTorch choice and the profile. (jupyter-cache's own
+    key is the code cells alone, so it would keep outputs made by an older ftcourse.)"""
+    digest = hashlib.sha256(f"profile={profile}\n".encode())
+    digest.update(os.environ.get("FTCOURSE_TORCH", "").strip().encode() or DEFAULT_TORCH.encode())
+    inputs = [notebook, ROOT / "pyproject.toml", *sorted(ROOT.glob("constraints*.txt"))]
+    inputs += sorted((ROOT / "ftcourse").rglob("*.py"))
+    for path in inputs:
+        digest.update(f"\n{path.relative_to(ROOT).as_posix()}\n".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stored(store: Path, notebook: Path) -> dict | None:
+    """The record of `notebook`'s last successful execution in `store`, if there is one."""
+    try:
+        record = json.loads((store / f"{notebook.stem}.key").read_text())
+    except (OSError, ValueError):
+        return None
+    complete = all((store / f"{notebook.stem}{ext}").is_file() for ext in (".ipynb", ".json"))
+    return record if complete else None
+
+
+def _execute_one(notebook: Path, profile: str, store: Path, key: str, env: dict[str, str]) -> tuple[bool, float, str]:
+    """Run one chapter with the runner; on success keep its executed copy, results and key."""
+    stem = notebook.stem
+    (store / f"{stem}.key").unlink(missing_ok=True)  # whatever happens, the old record is stale
+    results = ROOT / "results" / profile / f"{stem}.json"
+    results.unlink(missing_ok=True)
+    command = [str(PYTHON), "-m", "ftcourse", "run", str(notebook), "--profile", profile,
+               "--output", str(store / f"{stem}.ipynb")]
+    start = time.perf_counter()
+    with open(store / f"{stem}.log", "w", encoding="utf-8") as log:
+        code = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+    seconds = time.perf_counter() - start
+    output = (store / f"{stem}.log").read_text(encoding="utf-8", errors="replace")
+    if code != 0:
+        return False, seconds, output
+    shutil.copyfile(results, store / f"{stem}.json")
+    record = {"key": key, "seconds": round(seconds, 1), "profile": profile}
+    partial = store / f"{stem}.key.tmp"
+    partial.write_text(json.dumps(record) + "\n")
+    os.replace(partial, store / f"{stem}.key")
+    return True, seconds, output
+
+
+def execute_chapters(env: dict[str, str], reuse: bool, profile: str = "ci") -> None:
+    """Execute every chapter once, CHAPTER_JOBS at a time, into `_build/executed/<profile>/`.
+
+    With `reuse`, a chapter whose stored execution has the current `execution_key` is not run
+    again. Either way `results/<profile>/` ends up holding exactly what the stored executions
+    recorded. A failure names the chapter and prints the runner's report of the failing cell."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = EXECUTED / profile
+    store.mkdir(parents=True, exist_ok=True)
+    notebooks = chapter_notebooks()
+    keys = {nb: execution_key(nb, profile) for nb in notebooks}
+    records = {nb: _stored(store, nb) for nb in notebooks}
+    fresh = {nb for nb in notebooks if reuse and (records[nb] or {}).get("key") == keys[nb]}
+    # Longest first (as last measured), so two workers finish close together.
+    todo = sorted((nb for nb in notebooks if nb not in fresh),
+                  key=lambda nb: -float((records[nb] or {}).get("seconds", 0)))
+    print(f"chapters: {len(todo)} to execute, {len(fresh)} reused (unchanged since their last "
+          f"execution), {CHAPTER_JOBS} at a time", flush=True)
+    outcomes: dict[Path, tuple[bool, float, str]] = {}
+    with ThreadPoolExecutor(max_workers=CHAPTER_JOBS) as pool:
+        futures = {pool.submit(_execute_one, nb, profile, store, keys[nb], env): nb for nb in todo}
+        for future in futures:  # in submission order; each line is printed once it is done
+            nb = futures[future]
+            outcomes[nb] = future.result()
+            ok, seconds, output = outcomes[nb]
+            print(f"  {nb.stem:<28} {'ok' if ok else 'FAILED':<6} {seconds:6.1f} s", flush=True)
+            if not ok:
+                report = output[output.rfind("error:"):] if "error:" in output else output[-6000:]
+                print(report.rstrip() + "\n", flush=True)
+    results = ROOT / "results" / profile
+    results.mkdir(parents=True, exist_ok=True)
+    for old in results.glob("*.json"):  # a renamed or removed chapter's results would linger
+        if not (ROOT / "notebooks" / f"{old.stem}.ipynb").is_file():
+            old.unlink()
+    for nb in fresh:  # what the reused executions recorded, back where the book reads it
+        shutil.copyfile(store / f"{nb.stem}.json", results / f"{nb.stem}.json")
+    timings = [(nb.stem, outcomes[nb][1], "") for nb in todo] + [
+        (nb.stem, float(records[nb]["seconds"]), " (reused)") for nb in fresh]
+    print("chapter times (s): " + ", ".join(f"{stem[:2]} {sec:.0f}{tag}" for stem, sec, tag in sorted(timings)),
+          flush=True)
+    failed = sorted(nb.name for nb, (ok, _, _) in outcomes.items() if not ok)
+    if failed:
+        raise TaskError(f"chapters failed: {', '.join(failed)} (the failing cell of each is shown "
+                        f"above; the executed notebooks and logs are in {store})")
+
+
+_CACHE_SCRIPT = """
+import json, sys
+import nbformat
+from jupyter_cache import get_cache
+from jupyter_cache.base import CacheBundleIn
+cache = get_cache(sys.argv[1])
+if sys.argv[2] == "fill":
+    for source, executed, seconds in json.loads(sys.argv[3]):
+        # The source notebook with the executed outputs: the build matches on the code cells and
+        # their metadata, to which execution adds timings.
+        nb, done = nbformat.read(source, as_version=4), nbformat.read(executed, as_version=4)
+        cells, ran = [c for c in nb.cells if c.cell_type == "code"], [c for c in done.cells if c.cell_type == "code"]
+        if [c.source for c in cells] != [c.source for c in ran]:
+            sys.exit(f"{executed} was not executed from {source}")
+        for cell, result in zip(cells, ran):
+            cell.outputs, cell.execution_count = result.outputs, result.execution_count
+        nb.metadata["language_info"] = done.metadata.get("language_info", {})
+        bundle = CacheBundleIn(nb, "executed:" + executed, data={"execution_seconds": seconds})
+        cache.cache_notebook_bundle(bundle, check_validity=False, overwrite=True)
+else:
+    print(json.dumps([record.uri for record in cache.list_cache_records()]))
+"""
+
+
+def render_book(env: dict[str, str], strict: bool, profile: str = "ci") -> None:
+    """Build the book from the stored executions: they go into the jupyter-cache that the build
+    reads (`execute_notebooks: cache`), so no chapter runs a second time. The pages that are no
+    chapters (results, exercises...) still execute in the build, after the chapters' results are
+    in place. Fails if the build executed a chapter itself (a stored execution did not match)."""
+    store = EXECUTED / profile
+    stale = [nb.name for nb in chapter_notebooks()
+             if (_stored(store, nb) or {}).get("key") != execution_key(nb, profile)]
+    if stale:
+        raise TaskError(f"no current execution of {', '.join(stale)}; run the chapters first "
+                        "(`python3 tasks.py test chapters book`, or `python3 tasks.py book`)")
     for name in BOOK_OUTPUTS:
         shutil.rmtree(ROOT / "_build" / name, ignore_errors=True)
-    shutil.rmtree(ROOT / "results" / "ci", ignore_errors=True)
-
-
-def build_book(env: dict[str, str], strict: bool) -> None:
-    clean_book()
+    cache = ROOT / "_build" / ".jupyter_cache"
+    executed = [(str(nb), str(store / f"{nb.stem}.ipynb"), json.loads((store / f"{nb.stem}.key").read_text())["seconds"])
+                for nb in chapter_notebooks()]
+    run(PYTHON, "-c", _CACHE_SCRIPT, cache, "fill", json.dumps(executed), env=env)
     flags = ["-W", "-n", "--keep-going"] if strict else []
     run(BIN / "jupyter-book", "build", ROOT, *flags, env=env)
+    uris = subprocess.run([str(PYTHON), "-c", _CACHE_SCRIPT, str(cache), "list"], env=env,
+                          capture_output=True, text=True, check=True).stdout
+    chapters = {str(nb) for nb in chapter_notebooks()}
+    again = sorted(Path(uri).name for uri in json.loads(uris) if uri in chapters)
+    if again:
+        raise TaskError(f"the book build executed {', '.join(again)} again instead of rendering "
+                        "the stored execution (their code cells differ from what was executed)")
     check_book_html()
     print(f"book: {ROOT / '_build' / 'html' / 'index.html'}", flush=True)
 
@@ -304,45 +451,25 @@ def test(phases: list[str]) -> None:
             "lint": lambda: run(BIN / "ruff", "check", ROOT, env=env),
             "sync": lambda: sync_check(env),
             "unit": lambda: run(PYTHON, "-m", "pytest", "-n", "2", "tests", env=env),
-            "notebooks": lambda: run(
-                PYTHON,
-                "-m",
-                "pytest",
-                "-n",
-                "2",
-                "--nbmake",
-                f"--nbmake-timeout={CELL_TIMEOUT}",
-                "--durations=0",  # each chapter's time: the ci budget is 60 s per chapter
-                *[f"--ignore={name}" for name in ADAPTERS_NOTEBOOKS],
-                "notebooks",
-                env=env,
+            # Every chapter once, the AdapterHub one in its own kernel (ftcourse-adapters).
+            "chapters": lambda: execute_chapters(env, reuse=False),
+            # Renders the executions above; run alone, it executes what changed since the last one.
+            "book": lambda: (
+                None if "chapters" in selected else execute_chapters(env, reuse=True),
+                render_book(env, strict=True),
             ),
-            # AdapterHub's chapter, with nbmake from its own environment (transformers 4.57).
-            "adapters": lambda: run(
-                ADAPTERS_PYTHON,
-                "-m",
-                "pytest",
-                "-p",
-                "no:cacheprovider",
-                "--nbmake",
-                f"--nbmake-timeout={CELL_TIMEOUT}",
-                "--durations=0",
-                *ADAPTERS_NOTEBOOKS,
-                env=env,
-            ),
-            "book": lambda: build_book(env, strict=True),
         }
         unknown = sorted(set(phases) - set(steps))
         if unknown:
             raise TaskError(f"unknown test phase(s) {unknown}; choose from {list(steps)}")
         report = []
-        for name in phases or list(steps):
+        selected = phases or list(steps)
+        for name in selected:
             print(f"\n==== {name} ====", flush=True)
             start = time.perf_counter()
             failed = {done for done, _, outcome in report if outcome != "ok"}
-            if name == "book" and failed & {"notebooks", "adapters"}:
-                # The build would run the same chapters again and stop at the same cell.
-                report.append((name, 0.0, "skipped: a chapter failed under nbmake"))
+            if name == "book" and "chapters" in failed:
+                report.append((name, 0.0, "skipped: a chapter failed, so there is nothing to render"))
                 continue
             try:
                 steps[name]()
@@ -362,7 +489,9 @@ def book() -> None:
     """Set up if needed, then build the book on the `ci` profile, offline."""
     setup()
     with tempfile.TemporaryDirectory(prefix="ftcourse-cache-") as cache:
-        build_book(ci_environment(Path(cache)), strict=False)
+        env = ci_environment(Path(cache))
+        execute_chapters(env, reuse=True)
+        render_book(env, strict=False)
 
 
 def loopback() -> None:
@@ -384,8 +513,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("book", help="build the book into _build/html (ci profile, offline)")
-    tests = commands.add_parser("test", help="lint, unit tests, notebook checks, strict book build")
-    tests.add_argument("phases", nargs="*", help="lint sync unit notebooks adapters book (default: all)")
+    tests = commands.add_parser("test", help="lint, unit tests, notebook sync, every chapter once, strict book")
+    tests.add_argument("phases", nargs="*", help="lint sync unit chapters book (default: all)")
     commands.add_parser("setup", help="only create/update .venv and .venv-adapters")
     commands.add_parser("loopback", help="(CI) bring up the loopback interface under unshare -n")
     args = parser.parse_args(argv)
