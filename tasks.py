@@ -51,6 +51,9 @@ BOOK_OUTPUTS = ("html", ".doctrees", "jupyter_execute", ".jupyter_cache")
 # recorded), NN.key (what it was executed from), NN.log (the runner's output).
 EXECUTED = ROOT / "_build" / "executed"
 CHAPTER_JOBS = 2  # chapters executed at a time: one per core on the 2-core machines CI runs on
+# Chapter 3 reuses the AG News model and fine-tuning runs chapter 2 trains (ftcourse.runcache):
+# it starts once chapter 2 is done, instead of training them a second time beside it.
+RUNS_AFTER = {"03_adapters": "02_transfer_learning"}
 
 
 class TaskError(RuntimeError):
@@ -277,7 +280,7 @@ def execute_chapters(env: dict[str, str], reuse: bool, profile: str = "ci") -> N
     With `reuse`, a chapter whose stored execution has the current `execution_key` is not run
     again. Either way `results/<profile>/` ends up holding exactly what the stored executions
     recorded. A failure names the chapter and prints the runner's report of the failing cell."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     store = EXECUTED / profile
     store.mkdir(parents=True, exist_ok=True)
@@ -285,22 +288,32 @@ def execute_chapters(env: dict[str, str], reuse: bool, profile: str = "ci") -> N
     keys = {nb: execution_key(nb, profile) for nb in notebooks}
     records = {nb: _stored(store, nb) for nb in notebooks}
     fresh = {nb for nb in notebooks if reuse and (records[nb] or {}).get("key") == keys[nb]}
-    # Longest first (as last measured), so two workers finish close together.
-    todo = sorted((nb for nb in notebooks if nb not in fresh),
-                  key=lambda nb: -float((records[nb] or {}).get("seconds", 0)))
+    # Longest first (as last measured; in chapter order the first time), so the workers finish
+    # close together; a chapter listed in RUNS_AFTER waits for the one whose runs it reuses.
+    pending = sorted((nb for nb in notebooks if nb not in fresh),
+                     key=lambda nb: -float((records[nb] or {}).get("seconds", 0)))
+    todo = list(pending)
     print(f"chapters: {len(todo)} to execute, {len(fresh)} reused (unchanged since their last "
           f"execution), {CHAPTER_JOBS} at a time", flush=True)
     outcomes: dict[Path, tuple[bool, float, str]] = {}
+    running: dict = {}
     with ThreadPoolExecutor(max_workers=CHAPTER_JOBS) as pool:
-        futures = {pool.submit(_execute_one, nb, profile, store, keys[nb], env): nb for nb in todo}
-        for future in futures:  # in submission order; each line is printed once it is done
-            nb = futures[future]
-            outcomes[nb] = future.result()
-            ok, seconds, output = outcomes[nb]
-            print(f"  {nb.stem:<28} {'ok' if ok else 'FAILED':<6} {seconds:6.1f} s", flush=True)
-            if not ok:
-                report = output[output.rfind("error:"):] if "error:" in output else output[-6000:]
-                print(report.rstrip() + "\n", flush=True)
+        while pending or running:
+            busy = {nb.stem for nb in pending} | {nb.stem for nb in running.values()}
+            for nb in [nb for nb in pending if RUNS_AFTER.get(nb.stem) not in busy]:
+                if len(running) == CHAPTER_JOBS:
+                    break
+                pending.remove(nb)
+                running[pool.submit(_execute_one, nb, profile, store, keys[nb], env)] = nb
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in done:  # each line printed as its chapter finishes
+                nb = running.pop(future)
+                outcomes[nb] = future.result()
+                ok, seconds, output = outcomes[nb]
+                print(f"  {nb.stem:<28} {'ok' if ok else 'FAILED':<6} {seconds:6.1f} s", flush=True)
+                if not ok:
+                    report = output[output.rfind("error:"):] if "error:" in output else output[-6000:]
+                    print(report.rstrip() + "\n", flush=True)
     results = ROOT / "results" / profile
     results.mkdir(parents=True, exist_ok=True)
     for old in results.glob("*.json"):  # a renamed or removed chapter's results would linger

@@ -22,6 +22,7 @@ import math
 import os
 import platform
 import resource
+import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -190,15 +191,15 @@ def measure(work: Workload, steps: int, device: torch.device) -> dict:
     inputs = make_batch(model, kind, work.batch, work.length, device)
 
     def step(count_flops: bool = False) -> int:
-        counter = FlopCounterMode(display=False) if count_flops else None
-        with counter or _nothing(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = _loss(model, inputs)
-        with counter or _nothing():
+        counter = FlopCounterMode(display=False) if count_flops else _nothing()
+        with counter:  # forward and backward in one count (entering it again would reset it)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                loss = _loss(model, inputs)
             scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
-        return counter.get_total_flops() if counter else 0
+        return counter.get_total_flops() if count_flops else 0
 
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -212,9 +213,9 @@ def measure(work: Workload, steps: int, device: torch.device) -> dict:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device) / 2**30
         memory = f"{peak:.1f} GiB allocated (peak)"
-    else:  # the whole process's high-water mark, this workload and everything before it
+    else:  # each workload runs in its own process (see main), so this is its own high-water mark
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-        memory = f"{peak:.1f} GiB RSS (process peak)"
+        memory = f"{peak:.1f} GiB RSS (peak)"
     total_steps = math.ceil(work.examples / work.batch) * work.epochs * work.runs
     return {
         **asdict(work),
@@ -256,8 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="chapters to measure, e.g. 05 11")
     parser.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # one workload, JSON out
     args = parser.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if args.worker is not None:
+        work = next(w for w in WORKLOADS if w.build == args.worker)
+        print("ROW " + json.dumps(measure(work, args.steps, device)), flush=True)
+        return 0
     chosen = [w for w in WORKLOADS if not args.only or w.chapter in args.only]
     if not chosen:
         parser.error(f"--only {args.only} matches no chapter; the chapters are "
@@ -268,8 +274,15 @@ def main(argv: list[str] | None = None) -> int:
     header = f"{'ch':<3} {'workload':<34} {'batch x len':>11} {'s/step':>8} {'TFLOP/step':>10} " \
              f"{'steps':>7} {'projected':>10}  memory"
     print(header, flush=True)
-    for work in chosen:
-        row = measure(work, args.steps, device)
+    for work in chosen:  # each in a fresh process: its own peak memory, nothing left over
+        done = subprocess.run(
+            [sys.executable, __file__, "--worker", work.build, "--steps", str(args.steps), "--device", device.type],
+            capture_output=True, text=True)
+        found = [line[4:] for line in done.stdout.splitlines() if line.startswith("ROW ")]
+        if done.returncode != 0 or not found:
+            print(f"{work.chapter:<3} {work.name:<34} FAILED:\n{done.stderr[-3000:]}", flush=True)
+            continue
+        row = json.loads(found[0])
         rows.append(row)
         print(f"{row['chapter']:<3} {row['name']:<34} {f'{work.batch} x {work.length}':>11} "
               f"{row['seconds_per_step']:>8.2f} {row['tflop_per_step']:>10.2f} {row['steps']:>7} "
@@ -285,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(payload, handle, indent=1)
             handle.write("\n")
-    return 0
+    return 0 if len(rows) == len(chosen) else 1
 
 
 if __name__ == "__main__":

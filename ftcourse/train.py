@@ -37,6 +37,7 @@ class History:
     best_epoch: int | None = None  # 1-based
     best_val_acc: float | None = None
     checkpoint: str | None = None
+    reused: bool = False  # True when ftcourse.runcache loaded this run instead of training it
 
     @property
     def seconds(self) -> float:

@@ -52,7 +52,8 @@ from ftcourse import data, plots, results
 from ftcourse.adapt import count_parameters, freeze, replace_head, unfreeze
 from ftcourse.models import TransformerClassifier
 from ftcourse.text import basic_english
-from ftcourse.train import evaluate, fit, predict
+from ftcourse.runcache import fit_cached
+from ftcourse.train import evaluate, predict
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -182,12 +183,16 @@ def run(name, model, train_loader, valid_loader, test_loader, title):
     counts = count_parameters(model)
     print(f"{name}: {counts}")
     ftcourse.set_seed(SEED)
-    history = fit(model, train_loader, valid_loader, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE, desc=name)
+    # `fit_cached` is `fit` that keeps its result: chapter 3 asks for the same AG News model and
+    # fine-tuning runs and loads them instead of training them again (see ftcourse.runcache).
+    history = fit_cached(model, train_loader, valid_loader, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE,
+                         desc=name)
     plots.plot_history(history, title=title)
     acc = evaluate(model, test_loader)
     runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
                   "best_epoch": history.best_epoch, "seconds": history.seconds}
-    print(f"{name}: best validation epoch {history.best_epoch}, test accuracy {acc:.3f}")
+    reused = " (reused: an identical run was trained before)" if history.reused else ""
+    print(f"{name}: best validation epoch {history.best_epoch}, test accuracy {acc:.3f}{reused}")
     return history
 
 

@@ -58,7 +58,8 @@ from ftcourse import data, plots, results
 from ftcourse.adapt import count_parameters, freeze, replace_head, trainable_names, unfreeze
 from ftcourse.adapt.adapters import AdaptedLinear, BottleneckAdapter, add_adapters, load_adapters, save_adapters
 from ftcourse.models import TransformerClassifier
-from ftcourse.train import evaluate, fit, predictions
+from ftcourse.runcache import fit_cached
+from ftcourse.train import evaluate, predictions
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -92,8 +93,12 @@ ag_loaders = data.split_loaders(ag, vocab, BATCH_SIZE, max_len=MAX_LEN, seed=SEE
 ftcourse.set_seed(SEED)
 pretrained = TransformerClassifier(embeddings, num_class=len(ag.classes))
 ftcourse.set_seed(SEED)
-ag_history = fit(pretrained, ag_loaders.train, ag_loaders.valid, epochs=EPOCHS, lr=LR, clip=CLIP,
-                 patience=PATIENCE, desc="AG News")
+# `fit` with a cache (ftcourse.runcache): when chapter 2 already trained this exact run (same
+# weights, data, settings and random state), its result is loaded instead of trained again.
+ag_history = fit_cached(pretrained, ag_loaders.train, ag_loaders.valid, epochs=EPOCHS, lr=LR, clip=CLIP,
+                        patience=PATIENCE, desc="AG News")
+if ag_history.reused:
+    print("AG News model: reused the identical run chapter 2 trained")
 ag_acc = evaluate(pretrained, ag_loaders.test)
 print(f"AG News test accuracy {ag_acc:.3f}; {count_parameters(pretrained)}")
 
@@ -220,13 +225,14 @@ runs = {}
 def run(name, model, title):
     counts = count_parameters(model)
     ftcourse.set_seed(SEED)
-    history = fit(model, imdb_loaders.train, imdb_loaders.valid, epochs=EPOCHS, lr=LR, clip=CLIP,
-                  patience=PATIENCE, desc=name)
+    history = fit_cached(model, imdb_loaders.train, imdb_loaders.valid, epochs=EPOCHS, lr=LR, clip=CLIP,
+                         patience=PATIENCE, desc=name)
     plots.plot_history(history, title=title)
     acc = evaluate(model, imdb_loaders.test)
     runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
                   "best_epoch": history.best_epoch, "seconds": history.seconds}
-    print(f"{name}: {counts}; best validation epoch {history.best_epoch}; test accuracy {acc:.3f}")
+    reused = " (reused from chapter 2's identical run)" if history.reused else ""
+    print(f"{name}: {counts}; best validation epoch {history.best_epoch}; test accuracy {acc:.3f}{reused}")
 
 
 full = from_pretrained()
