@@ -199,6 +199,9 @@ def run_notebook(
         resources={"metadata": {"path": str(path.parent)}},
         on_cell_execute=on_cell_execute,
         on_cell_executed=on_cell_executed,
+        # A progress bar redraws itself with "\r" hundreds of times; keep each cell's streams as
+        # one stdout and one stderr output holding what a terminal would finally show.
+        coalesce_streams=True,
     )
     log(
         f"running {path} on the {profile_name!r} profile"
