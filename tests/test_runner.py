@@ -177,3 +177,18 @@ def test_set_rejects_unknown_names_and_bad_values(tmp_path: Path, results_root: 
     nb.cells[0].metadata["tags"] = ["parameters"]
     with pytest.raises(RunError, match="EPOCH"):
         inject_overrides(nb, {"EPOCH": 3})
+
+
+def test_a_progress_bar_is_kept_as_its_final_line(tmp_path: Path, results_root: Path) -> None:
+    bar = (
+        "import sys, time\n"
+        "for step in range(1, 51):\n"
+        "    sys.stderr.write(f'\\rtraining {step}/50'); sys.stderr.flush(); time.sleep(0.002)\n"
+        "sys.stderr.write('\\n'); print('done')"
+    )
+    notebook = write_notebook(tmp_path / "09_bar.ipynb", bar, RECORDS.replace("07_tiny", "09_bar"))
+    output = tmp_path / "executed.ipynb"
+    assert main(["run", str(notebook), "--profile", "ci", "--output", str(output)]) == 0
+    outputs = nbformat.read(output, as_version=4).cells[1].outputs
+    streams = {(o.name, o.text) for o in outputs if o.output_type == "stream"}
+    assert streams == {("stderr", "training 50/50\n"), ("stdout", "done\n")}
