@@ -312,7 +312,8 @@ def execute_chapters(env: dict[str, str], reuse: bool, profile: str = "ci") -> N
                 ok, seconds, output = outcomes[nb]
                 print(f"  {nb.stem:<28} {'ok' if ok else 'FAILED':<6} {seconds:6.1f} s", flush=True)
                 if not ok:
-                    report = output[output.rfind("error:"):] if "error:" in output else output[-6000:]
+                    start = output.find("\nerror: ")  # the runner's report: failing cell, source, traceback
+                    report = output[start + 1:] if start >= 0 else output[-6000:]
                     print(report.rstrip() + "\n", flush=True)
     results = ROOT / "results" / profile
     results.mkdir(parents=True, exist_ok=True)
