@@ -1,0 +1,22 @@
+"""ftcourse: the companion package of the book "Fine-tuning pre-trained models".
+
+Modules by concept: `text` (tokenizer, vocabulary, GloVe), `data` (datasets and loaders for
+both profiles; `corpora` generates the `ci` profile's data, `download` fetches the `full` one's),
+`models`, `adapt` (freezing, adapters, LoRA), `train`, `plots`, `results`, `hf` (Hugging Face
+models and tokenizers per profile), `ner` and `lm` (token classification and language-model data).
+"""
+
+from ftcourse._env import cache_dir, choose, data_dir, device, profile, project_root, set_seed
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "cache_dir",
+    "choose",
+    "data_dir",
+    "device",
+    "profile",
+    "project_root",
+    "set_seed",
+    "__version__",
+]

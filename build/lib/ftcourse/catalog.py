@@ -1,0 +1,155 @@
+"""What the `full` profile uses, chapter by chapter: hub models and datasets, with their sizes.
+
+The book's "Models and data" page is generated from this module. Model sizes are *counted*: each
+model is built from its published configuration (the hyperparameters of its `config.json` on the
+hub, written out below) on PyTorch's `meta` device, which allocates no memory and downloads
+nothing, and its parameters are summed. Dataset sizes are the split sizes their publishers give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ftcourse.hf import MODELS, TASKS
+
+# The published configurations (hub `config.json`) of the checkpoints in `ftcourse.hf.MODELS`:
+# (transformers config class, the settings that differ from that class's defaults).
+PUBLISHED_CONFIGS: dict[str, tuple[str, dict]] = {
+    "distilbert-base-uncased-finetuned-sst-2-english": (
+        "DistilBertConfig", {"id2label": {0: "NEGATIVE", 1: "POSITIVE"}},
+    ),
+    "gpt2": ("GPT2Config", {}),
+    "t5-small": ("T5Config", {}),
+    "bert-base-uncased": ("BertConfig", {}),
+    "bert-base-cased": ("BertConfig", {"vocab_size": 28996}),
+    "distilbert-base-uncased": ("DistilBertConfig", {}),
+    "papluca/xlm-roberta-base-language-detection": (
+        "XLMRobertaConfig",
+        {"vocab_size": 250002, "max_position_embeddings": 514, "type_vocab_size": 1,
+         "layer_norm_eps": 1e-5, "num_labels": 20},
+    ),
+    "facebook/opt-350m": (
+        "OPTConfig",
+        {"hidden_size": 1024, "ffn_dim": 4096, "num_hidden_layers": 24, "num_attention_heads": 16,
+         "word_embed_proj_dim": 512, "max_position_embeddings": 2048, "vocab_size": 50272,
+         "do_layer_norm_before": False},
+    ),
+    "sentence-transformers/all-MiniLM-L6-v2": (
+        "BertConfig",
+        {"hidden_size": 384, "num_hidden_layers": 6, "num_attention_heads": 12, "intermediate_size": 1536},
+    ),
+}
+
+
+def full_config(role: str):
+    """The configuration of `role`'s `full` checkpoint, built offline from its published values."""
+    import transformers
+
+    if role not in MODELS:
+        raise KeyError(f"unknown role {role!r}; the roles are {sorted(MODELS)}")
+    class_name, settings = PUBLISHED_CONFIGS[MODELS[role].hub]
+    return getattr(transformers, class_name)(**settings)
+
+
+def count_full_parameters(role: str, task: str | None = None) -> int:
+    """Parameters of `role`'s `full` checkpoint with the head of `task` (default: its own),
+    counted on the `meta` device: nothing is allocated or downloaded. Tied weights count once."""
+    import torch
+    import transformers
+
+    task = task or MODELS[role].task
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; the tasks are {sorted(TASKS)}")
+    with torch.device("meta"):
+        model = getattr(transformers, TASKS[task]).from_config(full_config(role))
+    return sum(p.numel() for p in model.parameters())
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A dataset of the `full` profile: where it comes from and how big it is."""
+
+    name: str
+    source: str  # the hub id or download address ftcourse uses
+    local: str  # its layout under FTCOURSE_DATA_DIR
+    splits: dict[str, int] = field(default_factory=dict)  # published split sizes
+    unit: str = "examples"
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    "imdb": DatasetEntry(
+        "IMDB movie reviews (aclImdb v1)", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+        "aclImdb/{train,test}/{pos,neg}/*.txt", {"train": 25_000, "test": 25_000}, "reviews",
+    ),
+    "ag_news": DatasetEntry(
+        "AG News (ag_news_csv)", "https://s3.amazonaws.com/fast-ai-nlp/ag_news_csv.tgz",
+        "ag_news_csv/{train,test}.csv, classes.txt", {"train": 120_000, "test": 7_600}, "articles",
+    ),
+    "glove": DatasetEntry(
+        "GloVe 6B word vectors", "https://nlp.stanford.edu/data/glove.6B.zip",
+        "glove/glove.6B.100d.txt (or FTCOURSE_GLOVE)", {"vocabulary": 400_000}, "words",
+    ),
+    "emnist": DatasetEntry(
+        "EMNIST letters", "https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip",
+        "emnist/emnist-letters-{train,test}-{images-idx3,labels-idx1}-ubyte.gz",
+        {"train": 124_800, "test": 20_800}, "images",
+    ),
+    "yelp": DatasetEntry(
+        "Yelp reviews, 5 classes", "Yelp/yelp_review_full", "yelp_review_full_csv/{train,test}.csv",
+        {"train": 650_000, "test": 50_000}, "reviews",
+    ),
+    "wikitext": DatasetEntry(
+        "WikiText-2 (raw)", "Salesforce/wikitext, wikitext-2-raw-v1", "wikitext-2-raw/wiki.{train,valid,test}.raw",
+        {"train": 36_718, "validation": 3_760, "test": 4_358}, "lines",
+    ),
+    "guanaco": DatasetEntry(
+        "openassistant-guanaco (best replies)", "timdettmers/openassistant-guanaco",
+        "openassistant-guanaco/openassistant_best_replies_{train,eval}.jsonl", {"train": 9_846, "test": 518},
+        "conversations",
+    ),
+    "conll2003": DatasetEntry(
+        "CoNLL-2003 English NER", "eriktks/conll2003 (parquet)", "conll2003/eng.{train,testa,testb} or {train,valid,test}.txt",
+        {"train": 14_041, "validation": 3_250, "test": 3_453}, "sentences",
+    ),
+    "cifar10": DatasetEntry(
+        "CIFAR-10, first five classes (airplane, automobile, bird, cat, deer)", "uoft-cs/cifar10 (parquet)",
+        "cifar10/plain_text/{train,test}-00000-of-00001.parquet", {"train": 25_000, "test": 5_000}, "images",
+    ),
+}
+
+# Which models (roles of ftcourse.hf) and datasets each chapter uses on the `full` profile.
+CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "02_transfer_learning": {"models": (), "data": ("imdb", "ag_news", "glove")},
+    "03_adapters": {"models": (), "data": ("imdb", "ag_news", "glove")},
+    "04_lora_from_scratch": {"models": (), "data": ("imdb", "ag_news", "glove", "emnist")},
+    "05_bert_strategies": {"models": ("bert_uncased",), "data": ("imdb",)},
+    "06_inference_cookbook": {
+        "models": ("sentiment", "generation", "translation", "fill_mask", "language_detection"), "data": (),
+    },
+    "07_bert_mlm_pretraining": {"models": ("fill_mask",), "data": ("wikitext",)},
+    "08_pytorch_loop": {"models": ("bert_cased",), "data": ("yelp",)},
+    "09_trainer": {"models": ("distilbert",), "data": ("ag_news",)},
+    "10_ner": {"models": ("bert_cased",), "data": ("conll2003",)},
+    # ResNet-18 (microsoft/resnet-18) is loaded by ftcourse.vision, not through an ftcourse.hf role
+    "11_sft_assistant": {"models": ("sft",), "data": ("guanaco",)},
+    "12_peft_library": {"models": ("generation",), "data": ("guanaco",)},
+    "13_adapterhub": {"models": ("distilbert",), "data": ("ag_news",)},
+    "14_vision_transfer": {"models": (), "data": ("cifar10",)},
+}
+
+
+def model_rows(chapter: str | None = None) -> list[dict]:
+    """One row per (chapter, role): hub name, head, parameters counted from the config."""
+    rows = []
+    for name, uses in CHAPTERS.items():
+        if chapter is not None and name != chapter:
+            continue
+        for role in uses["models"]:
+            spec = MODELS[role]
+            rows.append({"chapter": name, "role": role, "hub": spec.hub, "task": spec.task,
+                         "parameters": count_full_parameters(role)})
+    return rows
+
+
+__all__ = ["CHAPTERS", "DATASETS", "DatasetEntry", "PUBLISHED_CONFIGS", "count_full_parameters",
+           "full_config", "model_rows"]

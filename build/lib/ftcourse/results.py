@@ -1,0 +1,144 @@
+"""Recorded results: every number the book shows comes from one of these JSON files.
+
+`record()` writes `results/<profile>/<notebook>.json` with the metrics and their provenance
+(profile, data source, device, seconds, library versions). Taught in every chapter's last cell.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+
+from ftcourse._env import data_dir, profile, project_root
+
+_LIBRARIES = ("ftcourse", "torch", "numpy", "transformers", "peft", "datasets", "accelerate")
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> Path:
+    """Write `payload` to `path` through a temp file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def device_description() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name(0)}"
+    return f"cpu: {os.cpu_count()} cores ({platform.machine()})"
+
+
+def results_dir(profile_name: str | None = None) -> Path:
+    """`results/<profile>/` under the project root (or `FTCOURSE_RESULTS_DIR`)."""
+    base = os.environ.get("FTCOURSE_RESULTS_DIR")
+    root = Path(base) if base else project_root() / "results"
+    return root / (profile_name or profile())
+
+
+class Timer:
+    """Wall-clock seconds since creation; notebooks start one in their parameters cell."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def _clean(value):
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # numpy / torch scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"refusing to record a non-finite number ({value})")
+    return value
+
+
+def record(
+    notebook: str,
+    metrics: Mapping[str, float | int],
+    *,
+    data_source: str,
+    seconds: float | None = None,
+    extra: Mapping | None = None,
+) -> Path:
+    """Write the notebook's metrics with their provenance; returns the JSON path."""
+    if not metrics:
+        raise ValueError("record() got no metrics; a chapter must record what it measured")
+    payload = {
+        "notebook": notebook,
+        "metrics": _clean(dict(metrics)),
+        "provenance": {
+            "profile": profile(),
+            "data_source": data_source,
+            "data_dir": str(data_dir()) if data_dir() else None,
+            "device": device_description(),
+            "seconds": round(seconds, 2) if seconds is not None else None,
+            "versions": library_versions(),
+            "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    }
+    if extra:
+        payload["extra"] = _clean(dict(extra))
+    path = results_dir() / f"{Path(notebook).stem}.json"
+    return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def load(notebook: str, profile_name: str | None = None) -> dict:
+    """Read a recorded result (for the book's results page and for comparisons)."""
+    path = results_dir(profile_name) / f"{Path(notebook).stem}.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no recorded result at {path}; run the notebook first "
+            f"(python -m ftcourse run notebooks/{Path(notebook).stem}.ipynb)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def check(metrics: Mapping[str, float], expected: Mapping[str, tuple[float, float]]) -> None:
+    """Assert each expected metric lies in its [low, high] range; names every miss."""
+    misses = []
+    for name, (low, high) in expected.items():
+        if name not in metrics:
+            misses.append(f"{name}: not recorded")
+        elif not low <= metrics[name] <= high:
+            misses.append(f"{name}={metrics[name]:.4g} outside [{low}, {high}]")
+    if misses:
+        raise AssertionError("metrics out of their expected ranges: " + "; ".join(misses))

@@ -1,0 +1,237 @@
+"""The training loop of the course: `fit`, `evaluate`, `predict`.
+
+`fit` keeps the seeds' recipe available (SGD with lr 1, gradient clipping at 0.1, the summed loss
+per epoch, validation accuracy after each epoch, the best checkpoint kept) and chooses the device
+and mixed precision for you. Taught in chapter 02; used by every chapter that trains by hand.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+try:  # widget bars in Jupyter when ipywidgets is there; else text bars, without tqdm's warning
+    import ipywidgets  # noqa: F401
+    from tqdm.auto import tqdm
+except ImportError:
+    from tqdm import tqdm
+
+from ftcourse._env import device as default_device
+from ftcourse.results import atomic_write_bytes
+
+
+@dataclass
+class History:
+    """What `fit` measured, one entry per epoch."""
+
+    loss: list[float] = field(default_factory=list)  # summed over the epoch's batches, as the seeds plot it
+    val_acc: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    best_epoch: int | None = None  # 1-based
+    best_val_acc: float | None = None
+    checkpoint: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.epoch_seconds))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _move(batch: Sequence[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
+    return [t.to(device, non_blocking=True) for t in batch]
+
+
+def _check_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:
+    num_class = logits.shape[-1]
+    top = int(labels.max())
+    if top >= num_class or int(labels.min()) < 0:
+        raise ValueError(
+            f"the model's head has {num_class} outputs but the labels go up to {top}; "
+            f"give the model a head with {top + 1} outputs (ftcourse.adapt.replace_head(model, {top + 1}))"
+        )
+
+
+def _autocast(device: torch.device, amp: bool | str):
+    """bf16 autocast on GPUs that support it, fp16 on older ones, nothing on CPU."""
+    if amp == "auto":
+        amp = device.type == "cuda"
+    if not amp or device.type != "cuda":
+        return None, None
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    return dtype, scaler
+
+
+def _state_bytes(model: nn.Module) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getvalue()
+
+
+def _set_epoch(loader, epoch: int) -> None:
+    """Give a shuffling sampler its epoch (as DistributedSampler needs): every `fit` then sees the
+    same batch order in its epoch k, however often the loader was iterated before."""
+    for sampler in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+
+
+def fit(
+    model: nn.Module,
+    train_loader,
+    valid_loader=None,
+    epochs: int = 10,
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1.0,
+    clip: float | None = 0.1,
+    loss_fn: Callable | None = None,
+    scheduler=None,
+    checkpoint: str | Path | None = None,
+    restore_best: bool = True,
+    device: torch.device | str | None = None,
+    amp: bool | str = "auto",
+    patience: int | None = None,
+    progress: bool = True,
+    desc: str = "epochs",
+) -> History:
+    """Train `model` on batches of `(labels, inputs)` and validate after every epoch.
+
+    Defaults are the seeds' recipe: SGD(lr=1) over the trainable parameters, cross-entropy,
+    `clip_grad_norm_(..., 0.1)`. When the validation accuracy improves the weights are kept
+    (written atomically to `checkpoint` when given, else in memory) and restored at the end.
+    With `patience`, training stops after that many epochs without a better validation accuracy.
+    A train loader whose sampler has `set_epoch` (ftcourse's bucketing sampler, DistributedSampler)
+    gets epoch 0, 1, ... at the start of each epoch, so runs on one loader see the same orders.
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(
+            "the model has no trainable parameters: everything is frozen. "
+            "Unfreeze something first (ftcourse.adapt.unfreeze or replace_head)."
+        )
+    optimizer = optimizer or torch.optim.SGD(params, lr=lr)
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    amp_dtype, scaler = _autocast(device, amp)
+    history = History(checkpoint=str(checkpoint) if checkpoint else None)
+    best_state: dict | None = None
+
+    bar = tqdm(range(1, epochs + 1), desc=desc, disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        _set_epoch(train_loader, epoch - 1)
+        model.train()
+        total = 0.0
+        for labels, *inputs in train_loader:
+            labels, *inputs = _move((labels, *inputs), device)
+            optimizer.zero_grad(set_to_none=True)
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                logits = model(*inputs)
+                _check_labels(logits, labels)
+                loss = loss_fn(logits.float(), labels)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if clip is not None:
+                torch.nn.utils.clip_grad_norm_(params, clip)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            total += loss.item()
+        if scheduler is not None:
+            scheduler.step()
+        history.loss.append(total)
+
+        if valid_loader is not None:
+            acc = evaluate(model, valid_loader, device=device, amp=amp)
+            history.val_acc.append(acc)
+            if history.best_val_acc is None or acc > history.best_val_acc:
+                history.best_val_acc, history.best_epoch = acc, epoch
+                if checkpoint is not None:
+                    atomic_write_bytes(Path(checkpoint), _state_bytes(model))
+                elif restore_best:
+                    best_state = copy.deepcopy(model.state_dict())
+        history.epoch_seconds.append(time.perf_counter() - start)
+        bar.set_postfix(loss=f"{total:.3f}", val_acc=f"{history.val_acc[-1]:.3f}" if history.val_acc else "-")
+        if patience is not None and history.best_epoch is not None and epoch - history.best_epoch >= patience:
+            break
+
+    if restore_best and history.best_epoch is not None:
+        if checkpoint is not None:
+            model.load_state_dict(torch.load(checkpoint, map_location=device, weights_only=True))
+        elif best_state is not None:
+            model.load_state_dict(best_state)
+    return history
+
+
+@torch.no_grad()
+def predictions(
+    model: nn.Module, loader, device: torch.device | str | None = None, amp: bool | str = "auto"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted and true labels over a loader (for accuracy, confusion matrices, reports)."""
+    device = torch.device(device) if device is not None else default_device()
+    model.to(device).eval()
+    amp_dtype, _ = _autocast(device, amp)
+    preds, truth = [], []
+    for labels, *inputs in loader:
+        labels, *inputs = _move((labels, *inputs), device)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(*inputs)
+        _check_labels(logits, labels)
+        preds.append(logits.argmax(dim=-1).cpu())
+        truth.append(labels.cpu())
+    if not preds:
+        raise ValueError("the loader yielded no batches; is the dataset empty?")
+    return torch.cat(preds), torch.cat(truth)
+
+
+def evaluate(model: nn.Module, loader, device: torch.device | str | None = None, amp: bool | str = "auto") -> float:
+    """Accuracy of `model` over a loader of `(labels, inputs)` batches."""
+    preds, truth = predictions(model, loader, device=device, amp=amp)
+    return float((preds == truth).float().mean())
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    text: str,
+    vocab,
+    classes: Sequence[str],
+    tokenizer: Callable[[str], list[str]] | None = None,
+    max_len: int | None = None,
+) -> str:
+    """The class name `model` gives to one raw `text` (tokenised as in training)."""
+    from ftcourse.text import basic_english
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("predict() got an empty text; pass the review or article to classify")
+    tokens = (tokenizer or basic_english)(text)
+    if not tokens:
+        raise ValueError(f"predict(): {text!r} has no tokens after tokenisation; pass words to classify")
+    ids = vocab(tokens[:max_len] if max_len else tokens)
+    device = next(model.parameters()).device
+    model.eval()
+    logits = model(torch.tensor([ids], dtype=torch.long, device=device))
+    if logits.shape[-1] != len(classes):
+        raise ValueError(
+            f"the model's head has {logits.shape[-1]} outputs but {len(classes)} class names were given "
+            f"({list(classes)}); pass the classes of the task the head was trained on"
+        )
+    return classes[int(logits.argmax(dim=-1))]
