@@ -33,7 +33,7 @@ from pathlib import Path
 OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
 OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 HUB_HOST = "huggingface.co"
-PYTHON_MIN = (3, 10)
+PYTHON_MIN = (3, 11)
 
 # distribution -> (which chapters need it, the pip extra that installs it, minimum version or None)
 LIBRARIES: dict[str, tuple[str, str, tuple[int, ...] | None]] = {

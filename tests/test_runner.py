@@ -177,3 +177,14 @@ def test_set_rejects_unknown_names_and_bad_values(tmp_path: Path, results_root: 
     nb.cells[0].metadata["tags"] = ["parameters"]
     with pytest.raises(RunError, match="EPOCH"):
         inject_overrides(nb, {"EPOCH": 3})
+
+
+def test_missing_jupyter_names_the_extra(monkeypatch, tmp_path):
+    import importlib.util
+
+    from ftcourse import runner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbclient" else real(name, *a))
+    with pytest.raises(RunError, match=r'needs nbclient.*pip install "ftcourse\[run\]"'):
+        runner.run_notebook(tmp_path / "x.ipynb", "ci")
