@@ -7,7 +7,9 @@
 `python3 tasks.py setup` does only the set-up: a `.venv` with PyTorch, then `ftcourse[all]`
 pinned by constraints.txt; and a second environment, `.venv-adapters`, for the chapter that needs
 transformers 4.57 (AdapterHub): the same PyTorch, then `ftcourse[adapterhub]` pinned by
-constraints-adapters.txt, registered as the Jupyter kernel `ftcourse-adapters` that chapter names.
+constraints-adapters.txt, registered as the Jupyter kernel `ftcourse-adapters` that chapter names;
+and `.venv-colab`/`.venv-colab-sft`, Google Colab's versions (constraints-colab.txt) with ftcourse
+installed as the chapters' install cells do, for the `colab` test phase.
 Each installs again only when pyproject.toml, its constraints file or the PyTorch choice
 (`FTCOURSE_TORCH`, default `torch==2.13.0`) change. Standard library only: this file runs before
 anything is installed.
