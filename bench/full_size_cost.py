@@ -179,15 +179,16 @@ def _loss(model: nn.Module, inputs: dict) -> torch.Tensor:
 def measure(work: Workload, steps: int, device: torch.device) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ftcourse.train import _autocast
+    from ftcourse import training_precision
 
     torch.manual_seed(0)
     model, kind = build(work.build)
     model.to(device).train()
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-5)
-    dtype, cuda_scaler = _autocast(device, True)  # the precision `fit` picks for this device
-    scaler = cuda_scaler or torch.amp.GradScaler(device.type, enabled=False)
+    precision = training_precision(device)  # what `fit` and the Trainer chapters pick here
+    dtype = precision.autocast_dtype
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.loss_scaling)
     inputs = make_batch(model, kind, work.batch, work.length, device)
 
     def step(count_flops: bool = False) -> int:
@@ -227,7 +228,7 @@ def measure(work: Workload, steps: int, device: torch.device) -> dict:
         "tflop_per_step": round(flops / 1e12, 3),
         "steps": total_steps,
         "projected_hours": round(total_steps * per_step / 3600, 2),
-        "precision": str(dtype).replace("torch.", "") if dtype is not None else "float32",
+        "precision": precision.name,
     }
 
 

@@ -6,7 +6,16 @@ both profiles; `corpora` generates the `ci` profile's data, `download` fetches t
 models and tokenizers per profile), `ner` and `lm` (token classification and language-model data).
 """
 
-from ftcourse._env import cache_dir, choose, data_dir, device, profile, project_root, set_seed
+from ftcourse._env import (
+    cache_dir,
+    choose,
+    data_dir,
+    device,
+    profile,
+    project_root,
+    set_seed,
+    training_precision,
+)
 
 __version__ = "0.1.0"
 
@@ -18,5 +27,6 @@ __all__ = [
     "profile",
     "project_root",
     "set_seed",
+    "training_precision",
     "__version__",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 PROFILES = ("ci", "full")
@@ -94,3 +95,48 @@ def device():
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+_current_device = device  # training_precision's parameter shadows the name
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The number format training runs in on a device, and whether the loss must be scaled.
+
+    `name` is "bf16", "fp16" or "fp32"; `autocast_dtype` is None for fp32 (no autocast).
+    `trainer_flags()` gives the same choice to TrainingArguments and SFTConfig,
+    `accelerate_mixed_precision` to accelerate's `Accelerator(mixed_precision=...)`.
+    """
+
+    name: str
+    loss_scaling: bool
+
+    @property
+    def autocast_dtype(self):
+        import torch
+
+        return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.name)
+
+    @property
+    def accelerate_mixed_precision(self) -> str:
+        return "no" if self.name == "fp32" else self.name
+
+    def trainer_flags(self) -> dict[str, bool]:
+        return {"bf16": self.name == "bf16", "fp16": self.name == "fp16"}
+
+
+def training_precision(device=None) -> Precision:
+    """bf16 where the GPU computes it natively (compute capability 8.0 on: A100, L4, H100), fp16
+    with loss scaling on older GPUs (Colab's T4: 7.5, whose bf16 is only emulated, and slow),
+    float32 on CPU and Apple MPS. Used by `fit`, the Trainer and SFT configurations and the
+    accelerate loop; taught in "How to use this book"."""
+    import torch
+
+    kind = (torch.device(device) if device is not None else _current_device()).type
+    if kind != "cuda":
+        return Precision("fp32", loss_scaling=False)
+    # Without `including_emulation=False` a T4 answers True: bf16 runs there, emulated.
+    if torch.cuda.is_bf16_supported(including_emulation=False):
+        return Precision("bf16", loss_scaling=False)
+    return Precision("fp16", loss_scaling=True)

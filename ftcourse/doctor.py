@@ -11,6 +11,9 @@ looks for the known-bad combinations, each with its fix:
 - AdapterHub's `adapters` installed with transformers 5 (it pins transformers 4.57);
 - `adapter-transformers`, the empty stub the old name now installs.
 
+It also names every installed library whose version no test phase ran (the newest pins or
+Colab's stack, `ftcourse._tested`) and what that library affects.
+
 The exit code is 1 when a known-bad combination or a fatal problem (no PyTorch, a bad profile
 name, a data folder that does not exist) is found, else 0. Taught in "How to use this book".
 """
@@ -33,24 +36,32 @@ from pathlib import Path
 OK, INFO, WARN, ERROR = "ok", "info", "warn", "error"
 OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
 HUB_HOST = "huggingface.co"
-PYTHON_MIN = (3, 10)
+PYTHON_MIN = (3, 11)
 
-# distribution -> (which chapters need it, the pip extra that installs it, minimum version or None)
+# distribution -> (which chapters need it, the pip extra that installs it, minimum version or None).
+# The minimums are pyproject's floors: the oldest versions a test phase runs (Colab's).
 LIBRARIES: dict[str, tuple[str, str, tuple[int, ...] | None]] = {
-    "numpy": ("every chapter", "", (1, 26)),
-    "matplotlib": ("every chapter (plots)", "", (3, 8)),
-    "transformers": ("the Hugging Face chapters (05 onwards)", "hf", (5, 0)),
-    "tokenizers": ("the Hugging Face chapters", "hf", None),
-    "datasets": ("chapters 08-12 (hub datasets)", "hf", (3, 0)),
-    "accelerate": ("chapter 08 (the loop on several GPUs)", "hf", (1, 0)),
-    "torchmetrics": ("chapters 08-10 (metrics)", "hf", None),
-    "scikit-learn": ("chapters 05-10 (metrics, confusion matrices)", "hf", None),
-    "peft": ("the LoRA and prompt-tuning chapters", "peft", (0, 15)),
-    "trl": ("the instruction-tuning chapters", "sft", (1, 0)),
+    "numpy": ("every chapter", "", (2, 1, 3)),
+    "matplotlib": ("every chapter (plots)", "", (3, 10)),
+    "transformers": ("the Hugging Face chapters (05 onwards)", "hf", (5, 15)),
+    "tokenizers": ("the Hugging Face chapters", "hf", (0, 22, 2)),
+    "datasets": ("chapters 08-12 (hub datasets)", "hf", (4, 0)),
+    "accelerate": ("chapter 08 (the loop on several GPUs)", "hf", (1, 14)),
+    "torchmetrics": ("chapters 08-10 (metrics)", "hf", (1, 9)),
+    "scikit-learn": ("chapters 05-10 (metrics, confusion matrices)", "hf", (1, 6, 1)),
+    "peft": ("the LoRA and prompt-tuning chapters", "peft", (0, 20)),
+    "trl": ("the instruction-tuning chapters", "sft", (1, 16)),
     "seqeval": ("chapter 10 (NER scores)", "nlp-eval", None),
     "rouge-score": ("the generation chapters (ROUGE offline)", "nlp-eval", None),
-    "fastapi": ("chapter 15 (the HTTP service)", "serve", None),
-    "uvicorn": ("chapter 15 (python -m ftcourse serve)", "serve", None),
+    "fastapi": ("chapter 15 (the HTTP service)", "serve", (0, 141, 1)),
+    "uvicorn": ("chapter 15 (python -m ftcourse serve)", "serve", (0, 52, 3)),
+}
+# What else a version difference affects, for the packages the chapters do not import themselves.
+AFFECTS = {
+    "torch": "every chapter (models, training, mixed precision)",
+    "huggingface-hub": "downloads of models and datasets from the hub (chapters 05 onwards)",
+    "ipykernel": "the Jupyter kernel (Colab pins it; python -m ftcourse run)",
+    "jupyter-client": "the Jupyter kernel's connection (Colab pins it; python -m ftcourse run)",
 }
 
 
@@ -189,6 +200,29 @@ def check_libraries() -> list[Check]:
     return checks
 
 
+def _release(version: str) -> str:
+    return version.split("+")[0]  # 2.13.0+cpu and 2.13.0+cu128 are the same release
+
+
+def check_tested_versions() -> list[Check]:
+    """Every installed library whose version no test phase ran, with what it affects."""
+    from ftcourse._tested import TESTED
+
+    checks = []
+    for name, tested in TESTED.items():
+        version = _version(name)
+        if version is None or _release(version) in tested:
+            continue
+        affects = LIBRARIES[name][0] if name in LIBRARIES else AFFECTS.get(name, "the chapters that use it")
+        checks.append(Check(
+            f"{name} (untested)", INFO,
+            f"{version} differs from the tested {' and '.join(tested)}; it affects {affects}",
+            "the chapters usually still run; if one fails, install a tested version "
+            f"(pip install {name}=={tested[0]}) and say so in an issue with this report",
+        ))
+    return checks
+
+
 def check_known_bad() -> list[Check]:
     """The combinations that break chapters or imports, each with its fix."""
     checks = []
@@ -306,7 +340,7 @@ def check_minilm() -> Check:
 def run_checks(environ: Mapping[str, str] | None = None, network: bool = True) -> list[Check]:
     """Every check, in the order of the report."""
     environ = os.environ if environ is None else environ
-    checks = [check_python(), *check_torch(), *check_libraries(), *check_known_bad(),
+    checks = [check_python(), *check_torch(), *check_libraries(), *check_tested_versions(), *check_known_bad(),
               check_hub(environ, network), check_profile(), *check_folders(environ)]
     if _version("transformers") is not None:
         checks.append(check_minilm())
@@ -335,4 +369,4 @@ def main(network: bool = True) -> int:
     return 1 if any(c.status == ERROR for c in checks) else 0
 
 
-__all__ = ["LIBRARIES", "Check", "check_known_bad", "main", "report", "run_checks", "version_tuple"]
+__all__ = ["LIBRARIES", "Check", "check_known_bad", "check_tested_versions", "main", "report", "run_checks", "version_tuple"]

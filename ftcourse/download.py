@@ -55,7 +55,10 @@ class Artefact:
     description: str
     license: str
     filename: str = ""  # the downloaded file's name in the downloads folder
-    md5: str | None = None  # only where a md5 is published and a sha256 is not
+    md5: str | None = None  # where published; checked besides the sha256 when both are known
+    # Artefacts that together give the same files when every URL of this one fails (another host's
+    # copies); their targets lie in one folder, which fetch() then returns instead of `target`.
+    fallback: tuple[str, ...] = ()
 
     @property
     def stored_name(self) -> str:
@@ -112,6 +115,8 @@ ARTEFACTS: dict[str, Artefact] = {
             archive="tar.gz",
             filename="ag_news_csv.tar.gz",
             target="ag_news_csv/ag_news_csv",
+            # Drive refuses automated downloads now and then: torchtext's GitHub copies instead.
+            fallback=("ag_news_csv.train", "ag_news_csv.test"),
             description="AG News (Zhang et al. 2015): ag_news_csv/ with train.csv, test.csv, classes.txt",
             license="non-commercial research and teaching (AG's corpus of news articles)",
         ),
@@ -144,11 +149,12 @@ ARTEFACTS: dict[str, Artefact] = {
         Artefact(
             name="emnist",
             urls=("https://biometrics.nist.gov/cs_links/EMNIST/gzip.zip",),
-            # NIST publishes no checksum or size; the md5 is the one torchvision's EMNIST dataset
-            # class pins for this file (torchvision/datasets/mnist.py).
-            sha256=None,
+            # NIST publishes none. sha256 and size: tensorflow_datasets/url_checksums/emnist.txt,
+            # confirmed for this URL in TFDS issue 5356 / pull request 5401; the md5 is the one
+            # torchvision's EMNIST dataset class pins (torchvision/datasets/mnist.py).
+            sha256="fb9bb67e33772a9cc0b895e4ecf36d2cf35be8b709693c3564cea2a019fcda8e",
             md5="58c8d27c78d21e728a6bc7b3cc06412e",
-            size=None,
+            size=561_753_746,
             archive="zip",
             filename="emnist-gzip.zip",
             target="emnist/gzip",
@@ -169,9 +175,43 @@ def downloads_dir() -> Path:
 def fetch(name: str, *, progress: bool = True) -> Path:
     """Download, check and unpack the artefact `name` once; return the cached path every time.
 
-    Taught in "How to use this book"; the data loaders of the `full` profile call it.
+    When every URL fails (or serves a file with the wrong size or hash) and the artefact names
+    fallback copies (AG News: torchtext's CSVs on GitHub), those are fetched and checked instead,
+    and their folder is returned: the same file names and formats. Taught in "How to use this book"; the data loaders of the `full` profile call it.
     """
     artefact = _lookup(name)
+    target = downloads_dir() / artefact.target
+    if target.exists():
+        return target
+    if not artefact.fallback:
+        return _fetch(artefact, progress)
+    parts = [_lookup(part) for part in artefact.fallback]
+    folder = _fallback_folder(artefact, parts)
+    if all((downloads_dir() / part.target).exists() for part in parts):
+        return folder  # fetched from the fallback host before
+    try:
+        return _fetch(artefact, progress)
+    except DownloadError as first:
+        if _offline_reason():
+            raise
+        print(f"{artefact.name}: every URL failed; trying the copies {', '.join(artefact.fallback)}")
+        try:
+            for part in parts:
+                _fetch(part, progress)
+        except DownloadError as second:
+            raise DownloadError(f"{first}\n\nThe fallback copies failed too:\n{second}") from None
+    return folder
+
+
+def _fallback_folder(artefact: Artefact, parts: list[Artefact]) -> Path:
+    folders = {PurePosixPath(part.target).parent for part in parts}
+    if len(folders) != 1:
+        raise ValueError(f"{artefact.name}: the fallback artefacts must share one folder, not {folders}")
+    return downloads_dir() / folders.pop()
+
+
+def _fetch(artefact: Artefact, progress: bool) -> Path:
+    """Download, check and unpack one artefact (no fallback); return its target."""
     root = downloads_dir()
     target = root / artefact.target
     if target.exists():
@@ -282,6 +322,8 @@ def _compare(artefact: Artefact, size: int, sha: str, md5: str, label: str) -> N
     if artefact.sha256 is not None:
         if sha != artefact.sha256:
             raise ChecksumError(f"{label} has sha256 {sha}, expected {artefact.sha256}")
+        if artefact.md5 is not None and md5 != artefact.md5:
+            raise ChecksumError(f"{label} has md5 {md5}, expected {artefact.md5}")
     elif artefact.md5 is not None:
         if md5 != artefact.md5:
             raise ChecksumError(f"{label} has md5 {md5}, expected {artefact.md5}")

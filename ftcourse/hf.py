@@ -79,6 +79,28 @@ class HubUnavailableError(OSError):
     """A model, tokenizer or dataset could not be had from the hub; the message says what to do."""
 
 
+# TrainingArguments fields renamed within transformers 5: {name now: name before}. Colab ships
+# 5.15, which knows only the old names; the project's pins (5.23) deprecate them.
+RENAMED_TRAINING_FIELDS = {
+    "activation_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing_kwargs": "gradient_checkpointing_kwargs",
+}
+
+
+def training_config(config_class, **settings):
+    """`config_class(**settings)` (TrainingArguments, SFTConfig, ...) under the field names the
+    installed transformers has: `activation_checkpointing` becomes `gradient_checkpointing` where
+    that is all it knows (transformers < 5.23, as in Colab). Any other unknown name still raises.
+    Used by the SFT chapters (11, 12)."""
+    import dataclasses
+
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    for name, before in RENAMED_TRAINING_FIELDS.items():
+        if name in settings and name not in fields and before in fields:
+            settings[before] = settings.pop(name)
+    return config_class(**settings)
+
+
 def _spec(role: str) -> ModelSpec:
     if role not in MODELS:
         raise KeyError(f"unknown role {role!r}; the roles are {sorted(MODELS)}")

@@ -11,6 +11,7 @@ always line up. Chapter 09 adds `compute_metrics` for the `Trainer`, feature ext
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ftcourse._env import training_precision
 from ftcourse.models import mean_pool
 
 try:  # widget bars in Jupyter when ipywidgets is there; else text bars, without tqdm's warning
@@ -50,7 +52,9 @@ def _accelerator(accelerator=None):
         return accelerator
     from accelerate import Accelerator
 
-    return Accelerator()
+    if os.environ.get("ACCELERATE_MIXED_PRECISION"):  # `accelerate launch --mixed_precision` decides
+        return Accelerator()
+    return Accelerator(mixed_precision=training_precision().accelerate_mixed_precision)
 
 
 def _loss_of(outputs) -> torch.Tensor:

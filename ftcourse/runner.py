@@ -72,6 +72,24 @@ def kernel_environment(profile_name: str, data_dir: Path | None) -> dict[str, st
     return env
 
 
+RUN_EXTRA = "run"  # the pip extra with Jupyter's client and a kernel (kept out of the base install)
+
+
+def require_jupyter() -> None:
+    """Raise RunError naming the extra to install unless nbformat, nbclient and ipykernel import.
+
+    They are not base dependencies: in Colab the kernel is pinned, and replacing it breaks the session.
+    """
+    import importlib.util
+
+    missing = [m for m in ("nbformat", "nbclient", "ipykernel") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RunError(
+            f"running a chapter headless needs {', '.join(missing)}, which are not installed: "
+            f'pip install "ftcourse[{RUN_EXTRA}]" (or, in a clone, pip install -e ".[{RUN_EXTRA}]")'
+        )
+
+
 def _check_inputs(notebook: Path, data_dir: Path | None) -> tuple[Path, Path | None]:
     notebook = Path(notebook).expanduser()
     if notebook.suffix != ".ipynb":
@@ -134,10 +152,11 @@ def inject_overrides(nb, overrides: dict[str, object]) -> None:
 
     Every name must already be set in the parameters cell, so a typo cannot pass unnoticed.
     """
-    import nbformat
-
     if not overrides:
         return
+    require_jupyter()
+    import nbformat
+
     index = next(
         (i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])),
         None,
@@ -167,6 +186,7 @@ def run_notebook(
 
     `overrides` replace values of the notebook's parameters cell (e.g. fewer epochs on a CPU).
     """
+    require_jupyter()
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftcourse._env import data_dir
+from ftcourse._env import data_dir, training_precision
 from ftcourse._env import profile as active_profile
 
 HUMAN = "### Human:"
@@ -294,28 +294,28 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
     """An SFTTrainer for a prompt/completion dataset with completion-only loss and checked labels.
 
     `train`/`eval` are lists of {"prompt", "completion"} or `datasets.Dataset`s. Defaults are the
-    source's (lr 2e-5, batch 2, 1,024 tokens); `config` goes to `SFTConfig`. Mixed precision
-    only on a GPU that has it; no activation (gradient) checkpointing, which SFTConfig turns on by
+    source's (lr 2e-5, batch 2, 1,024 tokens); `config` goes to `SFTConfig`. Precision from
+    `ftcourse.training_precision` (bf16 natively, fp16 on a T4, fp32 on CPU); no activation (gradient) checkpointing, which SFTConfig turns on by
     default (the source models are small).
 
     TRL drops the examples that truncation to `max_length` leaves with no supervised token; more
     than a share `max_dropped` of a split dropped raises (none by default). The counts are in
     `trainer.dropped_examples`.
     """
-    import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
+    from ftcourse.hf import training_config
+
     def as_dataset(records):
         return records if records is None or isinstance(records, Dataset) else Dataset.from_list(list(records))
 
-    cuda = torch.cuda.is_available()
     settings = dict(
         output_dir=str(output_dir), num_train_epochs=epochs, learning_rate=lr,
         per_device_train_batch_size=batch_size, per_device_eval_batch_size=batch_size,
         max_length=max_length, completion_only_loss=True, seed=seed, data_seed=seed,
-        bf16=cuda and torch.cuda.is_bf16_supported(), activation_checkpointing=False,
+        **training_precision().trainer_flags(), activation_checkpointing=False,
         eval_strategy="epoch" if eval is not None else "no", save_strategy="no", report_to="none",
         logging_strategy="epoch", disable_tqdm=False, dataset_num_proc=None,
     )
@@ -323,7 +323,7 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
     if tokenizer.pad_token is None:  # GPT-2 has none; padded positions get label -100 anyway
         tokenizer.pad_token = tokenizer.eos_token
     collator = CheckedCollator(DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id))
-    trainer = SFTTrainer(model=model, args=SFTConfig(**settings), data_collator=collator,
+    trainer = SFTTrainer(model=model, args=training_config(SFTConfig, **settings), data_collator=collator,
                          train_dataset=as_dataset(train), eval_dataset=as_dataset(eval),
                          processing_class=tokenizer)
     trainer.dropped_examples = {}

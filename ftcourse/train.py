@@ -24,6 +24,7 @@ except ImportError:
     from tqdm import tqdm
 
 from ftcourse._env import device as default_device
+from ftcourse._env import training_precision
 from ftcourse.results import atomic_write_bytes
 
 
@@ -62,14 +63,15 @@ def _check_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:
 
 
 def _autocast(device: torch.device, amp: bool | str):
-    """bf16 autocast on GPUs that support it, fp16 on older ones, nothing on CPU."""
+    """The autocast dtype and loss scaler `training_precision` picks for `device` (nothing on CPU,
+    MPS, or with amp=False): bf16 on GPUs that have it natively, fp16 with a GradScaler on others."""
     if amp == "auto":
         amp = device.type == "cuda"
-    if not amp or device.type != "cuda":
+    precision = training_precision(device)
+    if not amp or precision.autocast_dtype is None:
         return None, None
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
-    return dtype, scaler
+    scaler = torch.amp.GradScaler("cuda") if precision.loss_scaling else None
+    return precision.autocast_dtype, scaler
 
 
 def _state_bytes(model: nn.Module) -> bytes:

@@ -35,7 +35,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 

@@ -41,7 +41,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 

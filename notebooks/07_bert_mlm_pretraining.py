@@ -54,7 +54,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 
@@ -245,7 +245,7 @@ args = TrainingArguments(
     save_strategy="no",
     report_to="none",
     seed=SEED,
-    bf16=on_gpu and torch.cuda.is_bf16_supported(),
+    **ftcourse.training_precision().trainer_flags(),  # bf16 natively, fp16 on a T4, fp32 on CPU
     use_cpu=not on_gpu,
 )
 trainer = Trainer(model=model, args=args, data_collator=lm.PremaskedCollator(collator),

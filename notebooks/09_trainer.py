@@ -38,7 +38,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 
@@ -174,7 +174,7 @@ args = TrainingArguments(
     save_total_limit=1,
     logging_steps=50,
     seed=SEED,
-    bf16=on_gpu and torch.cuda.is_bf16_supported(),
+    **ftcourse.training_precision().trainer_flags(),  # bf16 natively, fp16 on a T4, fp32 on CPU
     dataloader_pin_memory=on_gpu,
     report_to="none",
 )

@@ -42,7 +42,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[hf,nlp-eval] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf,nlp-eval] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 
@@ -217,7 +217,7 @@ args = TrainingArguments(
     save_strategy="no",  # the trained model stays in memory; nothing to keep on disk
     logging_steps=ftcourse.choose(ci=10, full=50),
     seed=SEED,
-    fp16=torch.cuda.is_available(),  # mixed precision on a GPU
+    **ftcourse.training_precision().trainer_flags(),  # bf16 natively, fp16 on a T4, fp32 on CPU
     dataloader_pin_memory=torch.cuda.is_available(),  # pinned memory only speeds up copies to a GPU
     report_to="none",
 )

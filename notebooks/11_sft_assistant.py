@@ -31,13 +31,16 @@
 # model..."); after, with a fluent if inaccurate definition. Here everything is trained and
 # measured in the page: the held-out loss, the same prompts answered before and after, and
 # ROUGE against the reference answers (the offline metric of the source's evaluation section).
+#
+# In Colab the first cell upgrades its `datasets` 4.0 (and `huggingface_hub` with it): TRL 1.16,
+# which this chapter trains with, needs `datasets` 4.7 or newer. Colab's kernel is left as it is.
 
 # %% tags=["remove-cell"]
-# Installs the companion package when this notebook runs in Colab.
+# Installs the companion package when this notebook runs in Colab (upgrading datasets for TRL).
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[sft,nlp-eval] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[sft,nlp-eval] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 

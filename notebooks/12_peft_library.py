@@ -37,13 +37,16 @@
 # (its collator would ignore one anyway: the padding token *is* the end-of-sequence token, and
 # padding is left out of the loss), so the model is never taught to stop. It shows no outputs. We train each method on a fresh copy of the base model, on the answers only, with the
 # end-of-sequence token supervised, and measure before and after.
+#
+# In Colab the first cell upgrades its `datasets` 4.0 (and `huggingface_hub` with it): TRL 1.16,
+# which this chapter trains with, needs `datasets` 4.7 or newer. Colab's kernel is left as it is.
 
 # %% tags=["remove-cell"]
-# Installs the companion package when this notebook runs in Colab.
+# Installs the companion package when this notebook runs in Colab (upgrading datasets for TRL).
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[sft,nlp-eval] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[sft,nlp-eval] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 

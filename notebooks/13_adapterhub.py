@@ -47,7 +47,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[adapterhub] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[adapterhub] @ git+https://github.com/ftcourse/ftcourse@main"
     pass
 
 # %%

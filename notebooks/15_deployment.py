@@ -33,7 +33,7 @@
 import sys
 
 if "google.colab" in sys.modules:
-    # %pip install -q "ftcourse[hf,serve] @ git+https://github.com/ftcourse/ftcourse"
+    # %pip install -q "ftcourse[hf,serve] @ git+https://github.com/ftcourse/ftcourse@main"
     # !python -m ftcourse doctor
     pass
 

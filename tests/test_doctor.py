@@ -115,7 +115,7 @@ def test_missing_and_old_libraries_are_warnings_with_the_extra(monkeypatch):
     trl = by_name(checks, "trl")
     assert trl.status == doctor.WARN and trl.fix == 'pip install -e ".[sft]"'
     old = by_name(checks, "transformers")
-    assert old.status == doctor.WARN and "4.46.0 is older than the 5.0" in old.detail
+    assert old.status == doctor.WARN and "4.46.0 is older than the 5.15" in old.detail
     assert "--upgrade" in old.fix
 
 
@@ -166,3 +166,52 @@ def test_probes():
     assert doctor.version_tuple("2.13.0+cpu") == (2, 13, 0)
     assert doctor.version_tuple("5.0.0rc1") == (5, 0, 0)
     assert doctor.version_tuple("1.16") >= (1, 0)
+
+
+def test_versions_no_phase_ran_are_named_with_what_they_affect(monkeypatch):
+    fake_versions(monkeypatch, transformers="5.16.0", torch="2.13.0+cu128", ipykernel="6.17.1",
+                  numpy="2.1.3", datasets="3.6.0")
+    checks = {c.name: c for c in doctor.check_tested_versions()}
+    transformers = checks["transformers (untested)"]
+    assert transformers.status == doctor.INFO
+    assert "5.16.0 differs from the tested 5.23.0 and 5.15.0" in transformers.detail
+    assert "Hugging Face chapters" in transformers.detail and "transformers==5.23.0" in transformers.fix
+    assert "datasets (untested)" in checks
+    # Tested releases, whatever their build tag, are not named.
+    assert not {"torch (untested)", "ipykernel (untested)", "numpy (untested)"} & set(checks)
+
+
+def _pins(path):
+    import re
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version
+    return pins
+
+
+def test_tested_table_matches_the_constraints_and_the_colab_record():
+    import json
+    from pathlib import Path
+
+    from ftcourse._tested import TESTED
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [_pins(root / "constraints.txt"), _pins(root / "constraints-colab.txt")]
+    record = root / ".venv-colab" / "colab-install.json"
+    if record.is_file():  # what the install cells add or upgrade on Colab's stack
+        for environment in json.loads(record.read_text())["environments"].values():
+            sources.append({n: b for n, (_, b) in environment["changed"].items()})
+            sources.append(environment["added"])
+    for name, tested in TESTED.items():
+        if name == "torch":  # installed first, pinned by tasks.py (DEFAULT_TORCH), not a constraints file
+            assert tested == ("2.13.0",)
+            continue
+        expected = {source[name] for source in sources if name in source}
+        assert set(tested) >= expected, f"ftcourse/_tested.py: {name} should list {sorted(expected)}"
+        if record.is_file():  # without it, what the Colab installs bring is unknown here
+            assert set(tested) <= expected, (
+                f"ftcourse/_tested.py: {name} lists {sorted(set(tested) - expected)}, which no phase runs")

@@ -409,3 +409,79 @@ def test_http_download_with_a_404_and_a_web_page_before_the_good_url(monkeypatch
     with pytest.raises(DownloadError) as info:
         fetch("only_bad", progress=False)
     assert "404" in str(info.value) and "sent a web page" in str(info.value)
+
+
+# --- fallback hosts ----------------------------------------------------------------------------
+
+
+def register_with_fallback(monkeypatch, root, base, *, main_urls):
+    """An AG-News-shaped artefact: a tarball on the first host, two plain CSV copies elsewhere."""
+    train, test = b'"3","Wall St.","Stocks rose."\n', b'"2","Match","A goal."\n'
+    make_tar(root / "news.tar.gz", {"news/train.csv": train, "news/test.csv": test})
+    (root / "copies").mkdir()
+    (root / "copies" / "train.csv").write_bytes(train)
+    (root / "copies" / "test.csv").write_bytes(test)
+    for split in ("train", "test"):
+        path = root / "copies" / f"{split}.csv"
+        register(monkeypatch, path, name=f"news.{split}", archive=None, target=f"news_copies/{split}.csv",
+                 urls=[f"{base}/copies/{split}.csv"], sha256=None,
+                 md5=hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest())
+    return register(monkeypatch, root / "news.tar.gz", name="news", archive="tar.gz", target="news/news",
+                    urls=main_urls, fallback=("news.train", "news.test")), train
+
+
+def test_fallback_host_when_the_first_one_fails(monkeypatch, server, cache, calls, capsys):
+    root, base = server
+    _, train = register_with_fallback(monkeypatch, root, base, main_urls=[f"{base}/gone.tar.gz"])
+    folder = fetch("news", progress=False)
+    assert folder == cache / "news_copies"
+    assert (folder / "train.csv").read_bytes() == train and (folder / "test.csv").is_file()
+    assert calls == [f"{base}/gone.tar.gz", f"{base}/copies/train.csv", f"{base}/copies/test.csv"]
+    assert "every URL failed; trying the copies news.train, news.test" in capsys.readouterr().out
+    # The copies are the cache from now on: no request at all.
+    monkeypatch.setattr(download, "_open_url", no_network)
+    assert fetch("news", progress=False) == folder
+
+
+def test_fallback_host_when_the_first_serves_a_wrong_hash(monkeypatch, server, cache, calls):
+    root, base = server
+    (root / "tampered.tar.gz").write_bytes(b"not the published file")
+    register_with_fallback(monkeypatch, root, base, main_urls=[f"{base}/tampered.tar.gz"])
+    folder = fetch("news", progress=False)
+    assert folder == cache / "news_copies" and (folder / "test.csv").is_file()
+    assert not (cache / "news.tar.gz").exists()  # the wrong file was never kept
+    assert calls[0] == f"{base}/tampered.tar.gz" and len(calls) == 3
+
+
+def test_first_host_is_used_when_it_works(monkeypatch, server, cache, calls):
+    root, base = server
+    register_with_fallback(monkeypatch, root, base, main_urls=[f"{base}/news.tar.gz"])
+    assert fetch("news", progress=False) == cache / "news" / "news"
+    assert calls == [f"{base}/news.tar.gz"]
+
+
+def test_both_hosts_failing_reports_both(monkeypatch, server, cache):
+    root, base = server
+    register_with_fallback(monkeypatch, root, base, main_urls=[f"{base}/gone.tar.gz"])
+    (root / "copies" / "test.csv").write_bytes(b"changed on the mirror\n")
+    with pytest.raises(DownloadError) as info:
+        fetch("news", progress=False)
+    message = str(info.value)
+    assert "gone.tar.gz" in message and "fallback copies failed too" in message and "md5" in message
+
+
+def test_wrong_md5_fails_even_when_the_sha256_matches(monkeypatch, tmp_path, cache):
+    source = make_zip(tmp_path / "demo.zip", {"a": b"a"})
+    register(monkeypatch, source, md5="0" * 32)
+    with pytest.raises(DownloadError, match="md5"):
+        fetch("demo", progress=False)
+
+
+def test_real_fallbacks_and_emnist_checksums():
+    ag = ARTEFACTS["ag_news_csv"]
+    assert ag.fallback == ("ag_news_csv.train", "ag_news_csv.test")
+    assert {Path(ARTEFACTS[part].target).parent for part in ag.fallback} == {Path("ag_news_torchtext")}
+    assert all("githubusercontent.com" in ARTEFACTS[part].urls[0] for part in ag.fallback)
+    emnist = ARTEFACTS["emnist"]  # TFDS url_checksums/emnist.txt, and torchvision's md5
+    assert emnist.sha256 == "fb9bb67e33772a9cc0b895e4ecf36d2cf35be8b709693c3564cea2a019fcda8e"
+    assert emnist.size == 561_753_746 and emnist.md5 == "58c8d27c78d21e728a6bc7b3cc06412e"

@@ -192,3 +192,14 @@ def test_a_progress_bar_is_kept_as_its_final_line(tmp_path: Path, results_root: 
     outputs = nbformat.read(output, as_version=4).cells[1].outputs
     streams = {(o.name, o.text) for o in outputs if o.output_type == "stream"}
     assert streams == {("stderr", "training 50/50\n"), ("stdout", "done\n")}
+
+
+def test_missing_jupyter_names_the_extra(monkeypatch, tmp_path):
+    import importlib.util
+
+    from ftcourse import runner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "nbclient" else real(name, *a))
+    with pytest.raises(RunError, match=r'needs nbclient.*pip install "ftcourse\[run\]"'):
+        runner.run_notebook(tmp_path / "x.ipynb", "ci")

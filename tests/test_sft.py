@@ -162,6 +162,7 @@ def tiny_opt(tokenizers):
 
 
 def test_trl_builds_the_same_labels(tokenizers, tiny_opt, tmp_path):
+    pytest.importorskip("trl", reason="SFTTrainer comes from trl (ftcourse[sft])")
     tokenizer = tokenizers["bpe"]
     records = [sft.to_prompt_completion(t) for t in sft.generate_instructions(8, seed=0)]
     trainer = sft.make_sft_trainer(tiny_opt, tokenizer, records, records[:2], output_dir=tmp_path,
@@ -175,6 +176,7 @@ def test_trl_builds_the_same_labels(tokenizers, tiny_opt, tmp_path):
 
 
 def test_truncated_away_completions_raise(tokenizers, tiny_opt, tmp_path):
+    pytest.importorskip("trl", reason="SFTTrainer comes from trl (ftcourse[sft])")
     tokenizer = tokenizers["bpe"]
     records = [sft.to_prompt_completion(CONVERSATION)] * 3
     with pytest.raises(ValueError, match="no supervised token"):
