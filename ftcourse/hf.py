@@ -101,6 +101,21 @@ def training_config(config_class, **settings):
     return config_class(**settings)
 
 
+def train_resumable(trainer):
+    """`trainer.train()`, resumed from the newest checkpoint in its `output_dir` when there is one.
+
+    With `save_strategy="epoch"` a long run (chapter 11 on a free Colab GPU) that loses its session
+    loses at most the epoch in progress: run the same cell again and training continues from the
+    last saved epoch, optimiser, scheduler and random state included."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    folder = Path(trainer.args.output_dir)
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    if last is not None:
+        print(f"resuming from {last}")
+    return trainer.train(resume_from_checkpoint=last)
+
+
 def _spec(role: str) -> ModelSpec:
     if role not in MODELS:
         raise KeyError(f"unknown role {role!r}; the roles are {sorted(MODELS)}")

@@ -240,3 +240,41 @@ def test_rouge():
     assert 0 < part["rouge2"] < part["rouge1"] < 1
     with pytest.raises(ValueError):
         sft.rouge(["a"], [])
+
+
+def test_an_interrupted_run_resumes_from_its_last_epoch(tokenizers, tmp_path):
+    """Chapter 11 on Colab: a dropped session loses at most the epoch in progress."""
+    pytest.importorskip("trl", reason="SFTTrainer comes from trl (ftcourse[sft])")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ftcourse.hf import tiny_config, train_resumable
+
+    tokenizer = tokenizers["bpe"]
+    records = [sft.to_prompt_completion(t) for t in sft.generate_instructions(16, seed=0)]
+
+    def trainer(epochs):
+        torch.manual_seed(0)
+        config = tiny_config("opt", len(tokenizer), pad_token_id=tokenizer.eos_token_id,
+                             bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+        return sft.make_sft_trainer(AutoModelForCausalLM.from_config(config), tokenizer, records,
+                                    output_dir=tmp_path, epochs=epochs, batch_size=4, max_length=64,
+                                    save_strategy="epoch", disable_tqdm=True)
+
+    first = train_resumable(trainer(1))  # the session that was cut after its first epoch
+    assert first.global_step == 4 and (tmp_path / "checkpoint-4").is_dir()
+    from transformers import TrainerCallback
+
+    class CountSteps(TrainerCallback):
+        steps = 0
+
+        def on_step_end(self, args, state, control, **kwargs):
+            CountSteps.steps += 1
+
+    again = trainer(2)
+    again.add_callback(CountSteps())
+    resumed = train_resumable(again)  # the same cell, run again: epoch 2 only
+    assert resumed.global_step == 8 and CountSteps.steps == 4  # 4 steps trained, not 8
+    logged_epochs = [round(entry["epoch"]) for entry in again.state.log_history if "loss" in entry]
+    assert logged_epochs == [1, 2]  # epoch 1's loss comes from the checkpoint's history
+    assert (tmp_path / "checkpoint-8").is_dir()
