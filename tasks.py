@@ -359,6 +359,9 @@ def ci_environment(cache: Path) -> dict[str, str]:
         TRANSFORMERS_OFFLINE="1",
         HF_HUB_DISABLE_TELEMETRY="1",
         TOKENIZERS_PARALLELISM="false",
+        # tqdm.auto warns in a headless kernel that it cannot draw widget bars (nobody is there to
+        # see one) and falls back to text bars; Colab and Jupyter have widgets and never say it.
+        PYTHONWARNINGS="ignore:IProgress not found",
         # No MPLBACKEND here: the kernels inherit it, and Agg would stop them from showing figures.
         # A cache of this run only: nothing earlier downloaded to ~/.cache can make a test pass.
         FTCOURSE_CACHE=str(cache),

@@ -16,6 +16,9 @@ from ftcourse._env import (
     set_seed,
     training_precision,
 )
+from ftcourse._quiet import silence_library_noise
+
+silence_library_noise()
 
 __version__ = "0.1.0"
 
