@@ -330,6 +330,7 @@ def test(phases: list[str]) -> None:
                 *ADAPTERS_NOTEBOOKS,
                 env=env,
             ),
+            "rehearsal": lambda: rehearsal(env),
             "book": lambda: build_book(env, strict=True),
         }
         unknown = sorted(set(phases) - set(steps))
@@ -356,6 +357,12 @@ def test(phases: list[str]) -> None:
         print(f"  {name:<10} {seconds:6.0f} s  {outcome}")
     if any(outcome != "ok" for _, _, outcome in report):
         raise TaskError("some test phases failed (see above)")
+
+
+def rehearsal(env: dict[str, str]) -> None:
+    """Every chapter's `full` profile against a Hugging Face hub and download hosts on loopback,
+    holding stand-ins with the real ids and layouts, sizes cut (ftcourse.rehearsal.phase)."""
+    run(PYTHON, "-m", "ftcourse.rehearsal.phase", "--out", ROOT / "_build" / "rehearsal", env=env)
 
 
 def book() -> None:
@@ -385,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("book", help="build the book into _build/html (ci profile, offline)")
     tests = commands.add_parser("test", help="lint, unit tests, notebook checks, strict book build")
-    tests.add_argument("phases", nargs="*", help="lint sync unit notebooks adapters book (default: all)")
+    tests.add_argument("phases", nargs="*", help="lint sync unit notebooks adapters rehearsal book (default: all)")
     commands.add_parser("setup", help="only create/update .venv and .venv-adapters")
     commands.add_parser("loopback", help="(CI) bring up the loopback interface under unshare -n")
     args = parser.parse_args(argv)

@@ -90,15 +90,37 @@ def _write_readme(folder: Path, repo_id: str, yaml_body: str = "") -> None:
     (folder / "README.md").write_text(f"{front}# {repo_id} (rehearsal stand-in)\n\nShape as seen in: {source}\n")
 
 
-def build_model(root: Path, role: str, seed: int = 0) -> Path:
-    """The stand-in of `role`'s hub checkpoint: its head class, tokenizer type and label map."""
+STANDIN_VOCAB = 8000  # large enough that real text takes about as many tokens as with the real ones
+
+
+def standin_texts(samples: Path | None) -> list[str]:
+    """What the stand-in tokenizers learn from: the ci corpus, plus the real text in `samples`."""
+    from ftcourse import lm, sft
+
+    texts = hf.ci_corpus()
+    if samples is not None:
+        guanaco = samples / "openassistant-guanaco" / "openassistant_best_replies_train.jsonl"
+        wiki = samples / "wikitext-2-raw" / "wiki.test.raw"
+        if guanaco.is_file():
+            texts = texts + sft.read_guanaco_jsonl(guanaco)
+        if wiki.is_file():
+            texts = texts + lm.read_wikitext(wiki, drop_empty=True)
+    return texts
+
+
+def build_model(root: Path, role: str, seed: int = 0, texts: list[str] | None = None) -> Path:
+    """The stand-in of `role`'s hub checkpoint: its head class, tokenizer type and label map.
+    Its tokenizer is trained on `texts` (default: the ci corpus) with `STANDIN_VOCAB` pieces."""
     import torch
     import transformers
 
     spec = hf.MODELS[role]
     folder = repo_folder(root, "model", spec.hub)
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer = hf.load_tokenizer(role, profile="ci")
+    if texts is None:
+        tokenizer = hf.load_tokenizer(role, profile="ci")
+    else:
+        tokenizer = hf.train_tokenizer(spec.kind, texts, vocab_size=STANDIN_VOCAB, cased=spec.cased)
     tokenizer.model_max_length = _MAX_LENGTH[spec.kind]
     extra = dict(_POSITIONS[spec.kind])
     if role == "sentiment":
@@ -276,11 +298,18 @@ def build_all(root: str | Path, samples: str | Path | None = None) -> list[tuple
     """Fill `root` with every stand-in; returns (kind, id@revision, source) per repository."""
     root = Path(root)
     samples = Path(samples) if samples else None
+    import datasets
+    import transformers
+
     if root.exists():
         shutil.rmtree(root)
     random.seed(0)
-    for role in _ARCHITECTURES:
-        build_model(root, role)
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    texts = standin_texts(samples)
+    for role in _ARCHITECTURES:  # the chat chapters' models read long real conversations: their
+        # tokenizers learn real text too, so the conversations fit in the real max_length
+        build_model(root, role, texts=texts if hf.MODELS[role].kind in ("gpt2", "opt") else None)
     build_resnet(root)
     build_wikitext(root, samples)
     build_yelp(root)
