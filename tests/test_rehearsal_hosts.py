@@ -35,6 +35,7 @@ def test_fetch_unpacks_the_real_layouts(rehearsal_env, capsys):
     assert (download.fetch("glove.6B") / "glove.6B.300d.txt").is_file()
     letters = vision.load_emnist("letters", profile="full")
     assert len(letters.classes) == 26
+    assert len(vision.load_emnist("digits", profile="full").classes) == 10
 
 
 def test_a_changed_file_fails_its_checksum(rehearsal_env, monkeypatch, tmp_path):

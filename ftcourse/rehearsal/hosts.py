@@ -109,25 +109,28 @@ def _idx(array) -> bytes:
 
 
 def _emnist_zip(path: Path, seed: int = 0) -> None:
-    """EMNIST letters as drawn glyphs (labels 1..26 = A..Z), stored transposed as EMNIST stores them."""
+    """EMNIST digits (labels 0..9) and letters (labels 1..26 = A..Z) as drawn glyphs, stored
+    transposed as EMNIST stores them."""
     import numpy as np
     from PIL import Image, ImageDraw, ImageFont
 
     rng = np.random.default_rng(seed)
     font = ImageFont.load_default()
+    splits = {"digits": ("0123456789", 0), "letters": ("ABCDEFGHIJKLMNOPQRSTUVWXYZ", 1)}
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-        for part, n in (("train", 1040), ("test", 260)):
-            images, labels = [], []
-            for k in range(n):
-                label = k % 26 + 1
-                canvas = Image.new("L", (28, 28), 0)
-                dx, dy = rng.integers(4, 12, size=2)
-                ImageDraw.Draw(canvas).text((int(dx), int(dy)), chr(ord("A") + label - 1), fill=255, font=font)
-                pixels = np.asarray(canvas, dtype=np.float64) + rng.normal(0, 10, (28, 28))
-                images.append(np.clip(pixels, 0, 255).astype(np.uint8).T)
-                labels.append(label)
-            zf.writestr(f"gzip/emnist-letters-{part}-images-idx3-ubyte.gz", _idx(np.stack(images)))
-            zf.writestr(f"gzip/emnist-letters-{part}-labels-idx1-ubyte.gz", _idx(labels))
+        for split, (chars, first) in splits.items():
+            for part, per_class in (("train", 40), ("test", 10)):
+                images, labels = [], []
+                for k in range(per_class * len(chars)):
+                    index = k % len(chars)
+                    canvas = Image.new("L", (28, 28), 0)
+                    dx, dy = rng.integers(4, 12, size=2)
+                    ImageDraw.Draw(canvas).text((int(dx), int(dy)), chars[index], fill=255, font=font)
+                    pixels = np.asarray(canvas, dtype=np.float64) + rng.normal(0, 10, (28, 28))
+                    images.append(np.clip(pixels, 0, 255).astype(np.uint8).T)
+                    labels.append(first + index)
+                zf.writestr(f"gzip/emnist-{split}-{part}-images-idx3-ubyte.gz", _idx(np.stack(images)))
+                zf.writestr(f"gzip/emnist-{split}-{part}-labels-idx1-ubyte.gz", _idx(labels))
 
 
 def build_artefacts(out: str | Path, samples: str | Path | None = None) -> Path:
