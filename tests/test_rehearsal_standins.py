@@ -16,8 +16,8 @@ from ftcourse.rehearsal.hub import serve_hub
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
     root = tmp_path_factory.mktemp("hub")
-    standins.build_model(root, "sentiment")
-    standins.build_model(root, "language_detection")
+    standins.build_model(root, "distilbert-base-uncased-finetuned-sst-2-english")
+    standins.build_model(root, "papluca/xlm-roberta-base-language-detection")
     standins.build_yelp(root)
     standins.build_conll(root, samples=None)
     standins.build_guanaco(root, samples=None)
@@ -80,3 +80,11 @@ def test_every_hub_id_the_full_profile_names_has_a_standin():
     named |= {(vision.RESNET18_HUB, "main"), (vision.CIFAR10_HUB, "main"), (lm.WIKITEXT_HUB[0], "main"),
               (sft.GUANACO_HUB, "main"), ("Yelp/yelp_review_full", "main"), (ner.HUB_SOURCES[0][0], ner.HUB_SOURCES[0][1])}
     assert named <= set(standins.SOURCES), sorted(named - set(standins.SOURCES))
+
+
+def test_every_standin_has_its_source():
+    built = {(hub_id, "main") for hub_id in standins.MODEL_STANDINS}
+    built |= {(standins.RESNET18, "main"), (standins.WIKITEXT[0], "main"), (standins.YELP, "main"),
+              (standins.GUANACO, "main"), standins.CONLL, (standins.CIFAR10, "main")}
+    assert built == set(standins.SOURCES)
+    assert all(len(source) > 40 for source in standins.SOURCES.values())

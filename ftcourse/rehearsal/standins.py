@@ -5,7 +5,9 @@ repository's architecture class, tokenizer type, config keys and label maps (mod
 layout, columns and feature types (datasets), and small contents: tiny weights (`hf.tiny_config`)
 and real text from a folder of samples (`../shared/data` here, read with ftcourse's own readers)
 where it has the dataset, generated text elsewhere. `SOURCES` says, for each stand-in, where the
-real repository's shape was seen, so a reader can check it.
+real repository's shape was seen, so a reader can check it. The ids, revisions, columns and label
+names are written out here from those sources, not taken from the code under test: a wrong id,
+revision, column or label in the code fails against them.
 
     python -m ftcourse.rehearsal.standins OUT [--samples ../shared/data]
 """
@@ -67,17 +69,28 @@ SOURCES: dict[tuple[str, str], str] = {
         "label ClassLabel(airplane ... truck)",
 }
 
-# role of ftcourse.hf.MODELS -> the head class its hub checkpoint was saved with
-_ARCHITECTURES = {
-    "sentiment": "DistilBertForSequenceClassification",
-    "generation": "GPT2LMHeadModel",
-    "translation": "T5ForConditionalGeneration",
-    "fill_mask": "BertForPreTraining",  # its weights hold the pooler and both pre-training heads
-    "bert_cased": "BertForPreTraining",
-    "distilbert": "DistilBertForMaskedLM",
-    "language_detection": "XLMRobertaForSequenceClassification",
-    "sft": "OPTForCausalLM",
+# hub id -> (architecture family, cased, the head class its checkpoint was saved with, its labels)
+MODEL_STANDINS: dict[str, tuple[str, bool, str, tuple[str, ...] | None]] = {
+    "distilbert-base-uncased-finetuned-sst-2-english":
+        ("distilbert", False, "DistilBertForSequenceClassification", ("NEGATIVE", "POSITIVE")),
+    "gpt2": ("gpt2", True, "GPT2LMHeadModel", None),
+    "t5-small": ("t5", True, "T5ForConditionalGeneration", None),
+    # BERT's checkpoints hold the pooler and both pre-training heads; their config names BertForMaskedLM
+    "bert-base-uncased": ("bert", False, "BertForPreTraining", None),
+    "bert-base-cased": ("bert", True, "BertForPreTraining", None),
+    "distilbert-base-uncased": ("distilbert", False, "DistilBertForMaskedLM", None),
+    "papluca/xlm-roberta-base-language-detection":
+        ("xlm-roberta", True, "XLMRobertaForSequenceClassification", XLMR_LANGUAGE_ORDER),
+    "facebook/opt-350m": ("opt", True, "OPTForCausalLM", None),
 }
+RESNET18 = "microsoft/resnet-18"
+WIKITEXT = ("Salesforce/wikitext", "wikitext-2-raw-v1")
+YELP = "Yelp/yelp_review_full"
+YELP_LABELS = ("1 star", "2 star", "3 stars", "4 stars", "5 stars")
+GUANACO = "timdettmers/openassistant-guanaco"
+CONLL = ("eriktks/conll2003", "refs/convert/parquet")
+CONLL_NER = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
+CIFAR10 = "uoft-cs/cifar10"
 _POSITIONS = {"bert": {"max_position_embeddings": 512}, "distilbert": {"max_position_embeddings": 512},
               "gpt2": {"n_positions": 1024}, "opt": {"max_position_embeddings": 2048},
               "xlm-roberta": {"max_position_embeddings": 514}, "t5": {}}
@@ -108,36 +121,35 @@ def standin_texts(samples: Path | None) -> list[str]:
     return texts
 
 
-def build_model(root: Path, role: str, seed: int = 0, texts: list[str] | None = None) -> Path:
-    """The stand-in of `role`'s hub checkpoint: its head class, tokenizer type and label map.
-    Its tokenizer is trained on `texts` (default: the ci corpus) with `STANDIN_VOCAB` pieces."""
+def build_model(root: Path, hub_id: str, seed: int = 0, texts: list[str] | None = None) -> Path:
+    """The stand-in of the checkpoint `hub_id` (a key of `MODEL_STANDINS`): its head class,
+    tokenizer type and label map. Its tokenizer is the ci one of its family, or one trained on
+    `texts` with `STANDIN_VOCAB` pieces."""
     import torch
     import transformers
 
-    spec = hf.MODELS[role]
-    folder = repo_folder(root, "model", spec.hub)
+    kind, cased, architecture, labels = MODEL_STANDINS[hub_id]
+    folder = repo_folder(root, "model", hub_id)
     folder.mkdir(parents=True, exist_ok=True)
     if texts is None:
-        tokenizer = hf.load_tokenizer(role, profile="ci")
+        tokenizer = hf.check_tokenizer(transformers.AutoTokenizer.from_pretrained(hf.ci_tokenizer_dir(kind, cased)))
     else:
-        tokenizer = hf.train_tokenizer(spec.kind, texts, vocab_size=STANDIN_VOCAB, cased=spec.cased)
-    tokenizer.model_max_length = _MAX_LENGTH[spec.kind]
-    extra = dict(_POSITIONS[spec.kind])
-    if role == "sentiment":
-        extra["id2label"] = {0: "NEGATIVE", 1: "POSITIVE"}
-    if role == "language_detection":
-        extra["id2label"] = dict(enumerate(XLMR_LANGUAGE_ORDER))
-    config = hf.tiny_config(spec.kind, len(tokenizer), **{**hf._special_ids(spec.kind, tokenizer), **extra})
+        tokenizer = hf.train_tokenizer(kind, texts, vocab_size=STANDIN_VOCAB, cased=cased)
+    tokenizer.model_max_length = _MAX_LENGTH[kind]
+    extra = dict(_POSITIONS[kind])
+    if labels is not None:
+        extra["id2label"] = dict(enumerate(labels))
+    config = hf.tiny_config(kind, len(tokenizer), **{**hf._special_ids(kind, tokenizer), **extra})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = getattr(transformers, _ARCHITECTURES[role])(config)
+        model = getattr(transformers, architecture)(config)
     model.save_pretrained(folder)
-    if spec.kind == "bert":  # the hub's config names the masked-LM head, as the real one does
+    if kind == "bert":  # the hub's config names the masked-LM head, as the real one does
         config_file = folder / "config.json"
         config_file.write_text(json.dumps({**json.loads(config_file.read_text()),
                                            "architectures": ["BertForMaskedLM"]}, indent=2))
     tokenizer.save_pretrained(folder)
-    _write_readme(folder, spec.hub)
+    _write_readme(folder, hub_id)
     return folder
 
 
@@ -149,7 +161,7 @@ def build_resnet(root: Path, seed: int = 0) -> Path:
 
     from ftcourse import vision
 
-    folder = repo_folder(root, "model", vision.RESNET18_HUB)
+    folder = repo_folder(root, "model", RESNET18)
     folder.mkdir(parents=True, exist_ok=True)
     labels = {i: f"imagenet class {i}" for i in range(1000)}
     config = vision.resnet18_config(1000, id2label=labels, label2id={v: k for k, v in labels.items()})
@@ -160,7 +172,7 @@ def build_resnet(root: Path, seed: int = 0) -> Path:
         "image_processor_type": "ConvNextImageProcessor", "crop_pct": 0.875, "do_normalize": True,
         "do_resize": True, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
         "resample": 3, "size": {"shortest_edge": 224}}, indent=2))
-    _write_readme(folder, vision.RESNET18_HUB)
+    _write_readme(folder, RESNET18)
     return folder
 
 
@@ -183,7 +195,7 @@ def build_wikitext(root: Path, samples: Path | None) -> Path:
 
     from ftcourse import lm
 
-    repo, config = lm.WIKITEXT_HUB
+    repo, config = WIKITEXT
     folder = repo_folder(root, "dataset", repo)
     test_file = samples / "wikitext-2-raw" / "wiki.test.raw" if samples else None
     if test_file is not None and test_file.is_file():
@@ -202,9 +214,9 @@ def build_wikitext(root: Path, samples: Path | None) -> Path:
 def build_yelp(root: Path) -> Path:
     from datasets import ClassLabel, Features, Value
 
-    repo = "Yelp/yelp_review_full"
+    repo = YELP
     folder = repo_folder(root, "dataset", repo)
-    features = Features({"label": ClassLabel(names=list(hf.YELP_CLASSES)), "text": Value("string")})
+    features = Features({"label": ClassLabel(names=list(YELP_LABELS)), "text": Value("string")})
     for seed, (split, n) in enumerate((("train", 600), ("test", 150))):
         items = hf.generate_yelp(n, seed)
         _parquet(folder / "yelp_review_full" / f"{split}-00000-of-00001.parquet",
@@ -216,7 +228,7 @@ def build_yelp(root: Path) -> Path:
 def build_guanaco(root: Path, samples: Path | None) -> Path:
     from ftcourse import sft
 
-    repo = sft.GUANACO_HUB
+    repo = GUANACO
     folder = repo_folder(root, "dataset", repo)
     folder.mkdir(parents=True, exist_ok=True)
     real = samples / "openassistant-guanaco" / "openassistant_best_replies_train.jsonl" if samples else None
@@ -238,7 +250,7 @@ def build_conll(root: Path, samples: Path | None) -> Path:
 
     from ftcourse import ner
 
-    repo, revision = ner.HUB_SOURCES[0]
+    repo, revision = CONLL
     folder = repo_folder(root, "dataset", repo, revision)
     real = {"train": "eng.train", "validation": "eng.testa"}
     splits = {}
@@ -252,9 +264,9 @@ def build_conll(root: Path, samples: Path | None) -> Path:
         "id": Value("string"), "tokens": Sequence(Value("string")),
         "pos_tags": Sequence(ClassLabel(names=list(CONLL_POS))),
         "chunk_tags": Sequence(ClassLabel(names=list(CONLL_CHUNK))),
-        "ner_tags": Sequence(ClassLabel(names=list(ner.NER_LABELS))),
+        "ner_tags": Sequence(ClassLabel(names=list(CONLL_NER))),
     })
-    names = list(ner.NER_LABELS)
+    names = list(CONLL_NER)
     nn, outside = CONLL_POS.index("NN"), 0  # the course never reads POS and chunk tags
     for split, sentences in splits.items():
         _parquet(folder / "conll2003" / split / "0000.parquet", {
@@ -273,7 +285,7 @@ def build_cifar10(root: Path, seed: int = 0) -> Path:
     from datasets import ClassLabel, Features, Image
     from PIL import Image as PILImage
 
-    repo = "uoft-cs/cifar10"
+    repo = CIFAR10
     folder = repo_folder(root, "dataset", repo)
     rng = np.random.default_rng(seed)
     features = Features({"img": Image(), "label": ClassLabel(names=list(CIFAR10_CLASSES))})
@@ -307,9 +319,9 @@ def build_all(root: str | Path, samples: str | Path | None = None) -> list[tuple
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
     texts = standin_texts(samples)
-    for role in _ARCHITECTURES:  # the chat chapters' models read long real conversations: their
-        # tokenizers learn real text too, so the conversations fit in the real max_length
-        build_model(root, role, texts=texts if hf.MODELS[role].kind in ("gpt2", "opt") else None)
+    for hub_id, (kind, *_) in MODEL_STANDINS.items():  # the chat chapters' models read long real
+        # conversations: their tokenizers learn real text too, so the conversations fit max_length
+        build_model(root, hub_id, texts=texts if kind in ("gpt2", "opt") else None)
     build_resnet(root)
     build_wikitext(root, samples)
     build_yelp(root)
