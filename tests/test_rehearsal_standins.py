@@ -88,3 +88,19 @@ def test_every_standin_has_its_source():
               (standins.GUANACO, "main"), standins.CONLL, (standins.CIFAR10, "main")}
     assert built == set(standins.SOURCES)
     assert all(len(source) > 40 for source in standins.SOURCES.values())
+
+
+def test_every_chapter_has_cut_sizes_its_parameters_cell_sets():
+    from pathlib import Path
+
+    import nbformat
+
+    from ftcourse.rehearsal.phase import CUT_SIZES
+    from ftcourse.runner import inject_overrides
+
+    chapters = sorted(Path(__file__).parent.parent.glob("notebooks/[0-9][0-9]_*.ipynb"))
+    assert {nb.stem for nb in chapters} == set(CUT_SIZES)
+    for notebook in chapters:
+        nb = nbformat.read(notebook, as_version=4)
+        inject_overrides(nb, CUT_SIZES[notebook.stem])  # raises on a name the cell does not set
+        assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
