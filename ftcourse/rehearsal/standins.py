@@ -54,19 +54,20 @@ SOURCES: dict[tuple[str, str], str] = {
         "hub config.json: ResNetForImageClassification, basic layers, depths 2-2-2-2, hidden 64-512, 1000 "
         "ImageNet labels; preprocessor_config.json (ConvNextImageProcessor, 224)",
     ("Salesforce/wikitext", "main"):
-        "hub file list: wikitext-2-raw-v1/{train,validation,test}-00000-of-00001.parquet, column text; "
-        "README configs per config_name",
+        "hub file list: wikitext-2-raw-v1/{train,validation,test}-00000-of-00001.parquet, column text "
+        "(resolve URLs of Salesforce/wikitext in public download scripts); README configs per config_name",
     ("Yelp/yelp_review_full", "main"):
-        "hub file list: yelp_review_full/{train,test}-00000-of-00001.parquet; dataset card: label "
-        "ClassLabel(1 star, 2 star, 3 stars, 4 stars, 5 stars), text",
+        "hub file list: yelp_review_full/{train,test}-00000-of-00001.parquet (hf://datasets/Yelp/yelp_review_full "
+        "paths in public code); dataset card: label ClassLabel(1 star, 2 star, 3 stars, 4 stars, 5 stars), text",
     ("timdettmers/openassistant-guanaco", "main"):
         "hub file list: openassistant_best_replies_{train,eval}.jsonl, {\"text\": \"### Human: ...\"} a line",
     ("eriktks/conll2003", "refs/convert/parquet"):
-        "hub parquet export: conll2003/{train,validation,test}/0000.parquet; columns id, tokens, pos_tags, "
-        "chunk_tags, ner_tags (ClassLabel names of the conll2003 loading script)",
+        "hub parquet export: conll2003/{train,validation,test}/0000.parquet at refs%2Fconvert%2Fparquet (resolve "
+        "URLs in public code); columns id, tokens, pos_tags, chunk_tags, ner_tags (ClassLabel names of the "
+        "conll2003 loading script, as copied in public code)",
     ("uoft-cs/cifar10", "main"):
-        "hub file list: plain_text/{train,test}-00000-of-00001.parquet; dataset card: img (Image), "
-        "label ClassLabel(airplane ... truck)",
+        "hub file list: plain_text/{train,test}-00000-of-00001.parquet (resolve URLs of uoft-cs/cifar10 in public "
+        "download scripts); dataset card: img (Image), label ClassLabel(airplane ... truck)",
 }
 
 # hub id -> (architecture family, cased, the head class its checkpoint was saved with, its labels)
