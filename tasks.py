@@ -626,6 +626,8 @@ def test(phases: list[str]) -> None:
             ),
             # Unit tests and every chapter on the versions Google Colab ships.
             "colab": lambda: colab_phase(env),
+            # Every chapter on the `full` profile against a hub and download hosts on loopback.
+            "rehearsal": lambda: rehearsal(env),
         }
         unknown = sorted(set(phases) - set(steps))
         if unknown:
@@ -651,6 +653,12 @@ def test(phases: list[str]) -> None:
         print(f"  {name:<10} {seconds:6.0f} s  {outcome}")
     if any(outcome != "ok" for _, _, outcome in report):
         raise TaskError("some test phases failed (see above)")
+
+
+def rehearsal(env: dict[str, str]) -> None:
+    """Every chapter's `full` profile against a Hugging Face hub and download hosts on loopback,
+    holding stand-ins with the real ids and layouts, sizes cut (ftcourse.rehearsal.phase)."""
+    run(PYTHON, "-m", "ftcourse.rehearsal.phase", "--out", ROOT / "_build" / "rehearsal", env=env)
 
 
 def book() -> None:
@@ -682,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("book", help="build the book into _build/html (ci profile, offline)")
     tests = commands.add_parser("test", help="lint, unit tests, notebook sync, every chapter once, strict book")
-    tests.add_argument("phases", nargs="*", help="lint sync unit chapters book colab (default: all)")
+    tests.add_argument("phases", nargs="*", help="lint sync unit chapters book colab rehearsal (default: all)")
     commands.add_parser("setup", help="only create/update .venv, .venv-adapters and .venv-colab")
     commands.add_parser("loopback", help="(CI) bring up the loopback interface under unshare -n")
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,6 +50,14 @@ class ClassificationData:
     def num_class(self) -> int:
         return len(self.classes)
 
+    def take(self, train: int | None = None, test: int | None = None, seed: int = 0):
+        """A copy with at most `train` and `test` examples, drawn at random but the same for the same
+        `seed`, in their original order (None keeps a split whole): a smaller run of a chapter."""
+        import dataclasses
+
+        return dataclasses.replace(self, train=_take(self.train, train, seed, "train"),
+                                   test=_take(self.test, test, seed, "test"))
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
@@ -62,6 +71,17 @@ class TextClassificationData(ClassificationData):
 
     train: list[tuple[int, str]]
     test: list[tuple[int, str]]
+
+
+def _take(split, count: int | None, seed: int, name: str):
+    if count is None or count >= len(split):
+        return split
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"{name}={count!r}: give a number of examples >= 1, or None for the whole split")
+    if hasattr(split, "take"):  # an ImageSplit
+        return split.take(count, seed)
+    keep = sorted(random.Random(f"take:{seed}").sample(range(len(split)), count))
+    return [split[i] for i in keep]
 
 
 def _missing(what: str, where: Path) -> FileNotFoundError:

@@ -39,7 +39,8 @@ TASKS = {
     "causal-lm": "AutoModelForCausalLM",
     "seq2seq-lm": "AutoModelForSeq2SeqLM",
 }
-LANGUAGES = tuple("ar bg de el en es fr hi it ja nl pl pt ru sw th tr ur vi zh".split())
+# The language detector's 20 classes in the order of its head (id2label of its config.json on the hub).
+LANGUAGES = tuple("ja nl ar pl de it pt tr es hi el ur bg en fr zh ru th sw vi".split())
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 
 
@@ -372,19 +373,20 @@ def load_model(role: str, task: str | None = None, *, profile: str | None = None
     """
     spec = _spec(role)
     auto = _auto_class(task or spec.task)
+    own_head = (task or spec.task) == spec.task and not {"num_labels", "id2label"} & set(kwargs)
     if active_profile(profile) == "full" or spec.kind == "minilm":
         source = spec.hub if active_profile(profile) == "full" else _require_minilm()
         try:
-            return auto.from_pretrained(source, **kwargs)
+            model = auto.from_pretrained(source, **kwargs)
         except OSError as err:
             if source == spec.hub:
                 raise _hub_error(f"the model {spec.hub!r}", err) from err
             raise
+        return check_head_labels(model, role) if own_head else model
     import torch
 
     dtype = kwargs.pop("dtype", None)
     dtype = kwargs.pop("torch_dtype", None) or dtype  # the older spelling, as from_pretrained allows
-    own_head = (task or spec.task) == spec.task and not {"num_labels", "id2label"} & set(kwargs)
     if spec.labels is not None and own_head:  # the pretrained head's classes, as on the hub
         kwargs["id2label"] = dict(enumerate(spec.labels))
     tokenizer = load_tokenizer(role, profile="ci")
@@ -397,6 +399,22 @@ def load_model(role: str, task: str | None = None, *, profile: str | None = None
             raise ValueError(f"role {role!r} ({spec.kind}) has no {task!r} head: {err}") from err
     model.name_or_path = f"ftcourse-ci/tiny-{spec.kind}"
     return model.to(dtype) if dtype is not None else model
+
+
+def check_head_labels(model, role: str):
+    """Raise unless `model`'s pretrained head names the classes `MODELS[role].labels` says, in that
+    order (the code reads its outputs by index: 0 is NEGATIVE for the SST-2 model). Returns `model`."""
+    expected = _spec(role).labels
+    if expected is None:
+        return model
+    got = tuple(str(model.config.id2label[i]) for i in sorted(int(k) for k in model.config.id2label))
+    if got != tuple(expected):
+        raise ValueError(
+            f"{_spec(role).hub}'s head has the labels {list(got)}, but ftcourse reads its outputs as "
+            f"{list(expected)} (ftcourse.hf.MODELS[{role!r}].labels). The checkpoint is not the one the "
+            "course was written for: point the role at the right checkpoint, or update its labels."
+        )
+    return model
 
 
 # ---------------------------------------------------------------------------------------------

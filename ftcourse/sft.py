@@ -346,11 +346,22 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
 # Generation and ROUGE
 def generate_answer(model, tokenizer, prompt: str, max_new_tokens: int = 40, eos_token_id: int | None = None) -> str:
     """Greedy answer to one prompt: stops at the end-of-sequence token (or after `max_new_tokens`),
-    returns only the new text, cut at a following `###` turn marker if the model starts one."""
+    returns only the new text, cut at a following `###` turn marker if the model starts one.
+    A prompt longer than the model's context (less `max_new_tokens`) keeps its end, where the
+    turn to answer is."""
     import torch
 
     eos = tokenizer.eos_token_id if eos_token_id is None else eos_token_id
-    encoded = tokenizer(prompt, return_tensors="pt").to(model.device)
+    encoded = tokenizer(prompt, return_tensors="pt")
+    config = model.config
+    context = getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+    if context is not None:
+        room = context - max_new_tokens
+        if room < 1:
+            raise ValueError(f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the model's "
+                             f"context of {context} tokens; lower max_new_tokens")
+        encoded = {key: value[:, -room:] for key, value in encoded.items()}
+    encoded = {key: value.to(model.device) for key, value in encoded.items()}
     model.eval()
     with torch.no_grad():
         out = model.generate(**encoded, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,

@@ -63,6 +63,7 @@ LR, CLIP = 1.0, 0.1  # the source's SGD recipe
 EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
 PATIENCE = ftcourse.choose(ci=None, full=10)  # stop a run that stopped improving
 MAX_LEN = ftcourse.choose(ci=None, full=512)  # truncate very long reviews (see "Loaders")
+TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
@@ -75,7 +76,7 @@ print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torc
 # generates offline with the same structure, so the whole chapter runs in seconds.
 
 # %%
-imdb = data.load_imdb()
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 print(imdb.source)
 print(f"train {len(imdb.train):,}  test {len(imdb.test):,}  classes {imdb.classes}")
 for label, text in imdb.train[:1] + imdb.train[-1:]:
@@ -204,7 +205,7 @@ _ = run("scratch", scratch, train_loader, valid_loader, test_loader, "IMDB from 
 # ## Pre-training on AG News
 
 # %%
-ag = data.load_ag_news()
+ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 print(ag.source)
 print(f"train {len(ag.train):,}  test {len(ag.test):,}  classes {ag.classes}")
 print(f"[{ag.classes[ag.train[0][0]]}] {ag.train[0][1][:200]}")

@@ -69,6 +69,7 @@ LR, CLIP = 1.0, 0.1  # the source's SGD recipe, for every method
 EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
 PATIENCE = ftcourse.choose(ci=None, full=10)
 MAX_LEN = ftcourse.choose(ci=None, full=512)
+TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
 BOTTLENECK = 24  # the source's adapter size
 timer = results.Timer()
 ftcourse.set_seed(SEED)
@@ -82,7 +83,8 @@ print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torc
 # the source's 95/5 train/validation split and builds the three loaders.
 
 # %%
-imdb, ag = data.load_imdb(), data.load_ag_news()
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 embeddings = glove.embedding_matrix(vocab)

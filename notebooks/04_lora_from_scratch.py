@@ -85,6 +85,7 @@ BATCH_SIZE = 64  # the source's
 LR, CLIP = 1.0, 0.1  # the source's SGD recipe for the text classifier
 EPOCHS = ftcourse.choose(ci=10, full=100)  # the source trains for 300 epochs on a GPU
 PATIENCE = ftcourse.choose(ci=None, full=10)  # stop a run that stopped improving
+TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
 CNN_BATCH_SIZE = ftcourse.choose(ci=32, full=128)
 CNN_PRETRAIN_EPOCHS = ftcourse.choose(ci=10, full=3)
 CNN_EPOCHS = ftcourse.choose(ci=10, full=10)
@@ -214,7 +215,8 @@ print(count_parameters(wrapped), f"(A: {wrapped.lora.A.numel()}, B: {wrapped.lor
 # vectors that ftcourse generates offline (chapter 2 describes them).
 
 # %%
-imdb, ag = data.load_imdb(), data.load_ag_news()
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 embeddings = glove.embedding_matrix(vocab)

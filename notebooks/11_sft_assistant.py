@@ -65,6 +65,8 @@ BATCH_SIZE = ftcourse.choose(ci=16, full=2)  # the source: 2 per device
 MAX_LENGTH = ftcourse.choose(ci=128, full=1024)  # the source's max_seq_length
 MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=70)  # the source: max_new_tokens=70
 N_ROUGE = ftcourse.choose(ci=40, full=100)  # held-out conversations answered for ROUGE
+N_TRAIN = None  # training conversations (None: all of them)
+MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)  # full: a few conversations are longer than MAX_LENGTH
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 datasets.disable_progress_bars()  # the trainer shows its own bar; the per-map bars are noise
@@ -81,6 +83,7 @@ print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} bat
 
 # %%
 data = sft.load_guanaco()
+data.train = data.train[:N_TRAIN]
 print(data.source)
 print(f"train {len(data.train):,}  held-out {len(data.eval):,}")
 for text in data.train[:2]:
@@ -128,7 +131,7 @@ workdir = tempfile.mkdtemp(prefix="ftcourse-sft-")
 trainer = sft.make_sft_trainer(
     model, tokenizer, train_records, eval_records, output_dir=workdir, epochs=EPOCHS, lr=LR,
     batch_size=BATCH_SIZE, max_length=MAX_LENGTH, seed=SEED, logging_strategy="epoch",
-    max_dropped=ftcourse.choose(ci=0.0, full=0.02),  # full: a few conversations are longer than 1,024 tokens
+    max_dropped=MAX_DROPPED,  # the share of conversations with no answer token left after truncation
 )
 print("examples dropped by truncation:", trainer.dropped_examples)
 

@@ -74,6 +74,7 @@ N_EVAL = ftcourse.choose(ci=40, full=100)  # held-out conversations (loss and RO
 EPOCHS = ftcourse.choose(ci=4, full=1)
 BATCH_SIZE = ftcourse.choose(ci=16, full=8)
 MAX_LENGTH = ftcourse.choose(ci=128, full=512)
+MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)  # full: a few conversations are longer than MAX_LENGTH
 LR_PROMPT = ftcourse.choose(ci=3e-1, full=3e-2)  # soft prompts take large steps (nothing else moves)
 LR_LORA = ftcourse.choose(ci=2e-2, full=5e-4)  # full: the source's 5e-4
 MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=60)
@@ -140,7 +141,7 @@ runs, workdir = {}, Path(tempfile.mkdtemp(prefix="ftcourse-peft-"))
 def sft_run(name, model, lr):
     trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records, output_dir=workdir / name,
                                    epochs=EPOCHS, lr=lr, batch_size=BATCH_SIZE, max_length=MAX_LENGTH,
-                                   seed=SEED, max_dropped=ftcourse.choose(ci=0.0, full=0.02))
+                                   seed=SEED, max_dropped=MAX_DROPPED)
     before = trainer.evaluate()["eval_loss"]
     run_timer = results.Timer()
     trainer.train()
@@ -238,7 +239,8 @@ for name, model in (("prompt_tuning", prompt_model), ("lora", lora_model)):
     files = {p.name: p.stat().st_size for p in sorted(folder.iterdir())}
     reloaded = PeftModel.from_pretrained(base_model(), folder).eval()
     model.eval()
-    batch = tokenizer([r["prompt"] + r["completion"] for r in eval_records[:8]], return_tensors="pt", padding=True)
+    batch = tokenizer([r["prompt"] + r["completion"] for r in eval_records[:8]], return_tensors="pt", padding=True,
+                      truncation=True, max_length=MAX_LENGTH)  # a long conversation must fit the model
     batch = batch.to(ftcourse.device())
     with torch.no_grad():
         reload_diff[name] = float((model(**batch).logits - reloaded(**batch).logits).abs().max())

@@ -134,7 +134,13 @@ def adapterhub_model():
     # While train_adapter and load_adapter set a new adapter up, before they switch it on, the
     # library logs "adapters available but none are activated for the forward pass": noise here.
     logging.getLogger("adapters.model_mixin").setLevel(logging.ERROR)
-    return AutoAdapterModel.from_pretrained(SOURCE, **overrides)
+    model = AutoAdapterModel.from_pretrained(SOURCE, **overrides)
+    # A checkpoint saved with its pre-training head (distilbert-base-uncased holds its masked-LM
+    # head) comes back with that head as "default", and train_adapter leaves heads trainable:
+    # drop it, so only the adapter and the head added below train.
+    for name in list(model.heads):
+        model.delete_head(name)
+    return model
 
 
 ah_model = adapterhub_model()

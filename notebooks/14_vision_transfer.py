@@ -72,6 +72,7 @@ SEED = 0
 BATCH_SIZE = ftcourse.choose(ci=32, full=64)
 EPOCHS = ftcourse.choose(ci=3, full=5)  # the same budget for both strategies
 INPUT_SIZE = ftcourse.choose(ci=None, full=224)  # full: CIFAR's 32x32 resized to ImageNet's 224x224
+TRAIN_SIZE, TEST_SIZE = None, None  # images per split (None: all of them)
 HEAD_LR = 1e-3  # Adam, for the new head
 BACKBONE_LR = 1e-4  # Adam, for the unfrozen stages: 10x lower, so the pre-trained features move slowly
 timer = results.Timer()
@@ -132,7 +133,7 @@ assert ours_1000 == vision.TORCHVISION_RESNET18_PARAMETERS
 # resizes.
 
 # %%
-dataset = vision.load_vision_transfer(seed=SEED)
+dataset = vision.load_vision_transfer(seed=SEED).take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 print(dataset)
 train_split, valid_split = dataset.train.split(valid_fraction=0.1, seed=SEED)
 print(f"train {len(train_split):,}  valid {len(valid_split):,}  test {len(dataset.test):,}  "

@@ -520,3 +520,19 @@ def test_real_glove_sample_by_name(monkeypatch):
         vectors = data.glove()
     assert vectors.dim == 50 and len(vectors) + vectors.skipped == 2445
     assert vectors.itos[:3] == ["the", ",", "."]
+
+
+def test_take_cuts_each_split_reproducibly_and_keeps_order():
+    from ftcourse.data import TextClassificationData
+
+    items = [(i % 2, f"text {i}") for i in range(50)]
+    full = TextClassificationData("toy", items, items[:20], ["a", "b"], "here")
+    small = full.take(10, 5, seed=3)
+    assert len(small.train) == 10 and len(small.test) == 5
+    assert small.train == sorted(small.train, key=items.index)  # original order
+    assert small.take(None, None).train == small.train  # None keeps a split whole
+    assert full.take(10, 5, seed=3).train == small.train  # same seed, same examples
+    assert full.take(10, 5, seed=4).train != small.train
+    assert full.take(100).train == items and small.classes == ["a", "b"] and small.source == "here"
+    with pytest.raises(ValueError, match="None for the whole split"):
+        full.take(0)

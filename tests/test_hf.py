@@ -425,3 +425,22 @@ def test_train_classifier_learns_is_seeded_and_checks_labels():
         hf.train_classifier(model, tokenizer, [(0, "good"), (3, "bad")])
     with pytest.raises(ValueError, match="at least one"):
         hf.train_classifier(model, tokenizer, [])
+
+
+def test_a_pretrained_head_with_other_labels_is_refused():
+    import transformers
+
+    from ftcourse import hf
+
+    def model_with(labels):
+        config = hf.tiny_config("distilbert", 200, id2label=dict(enumerate(labels)))
+        return transformers.DistilBertForSequenceClassification(config)
+
+    right = model_with(["NEGATIVE", "POSITIVE"])
+    assert hf.check_head_labels(right, "sentiment") is right
+    with pytest.raises(ValueError, match=r"MODELS\['sentiment'\].labels"):
+        hf.check_head_labels(model_with(["POSITIVE", "NEGATIVE"]), "sentiment")  # the order matters
+    with pytest.raises(ValueError, match="NEGATIVE"):
+        hf.check_head_labels(model_with(["LABEL_0", "LABEL_1"]), "sentiment")
+    assert hf.check_head_labels(right, "generation") is right  # a role without a pretrained head
+    assert hf.LANGUAGES[:3] == ("ja", "nl", "ar")  # the hub head's order, not the alphabet's

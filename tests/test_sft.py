@@ -231,6 +231,25 @@ def test_generate_answer_stops_at_eos(tokenizers, tiny_opt, monkeypatch):
     assert answer == expected
 
 
+def test_generate_answer_keeps_the_end_of_a_prompt_longer_than_the_context(tokenizers):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ftcourse.hf import tiny_config
+
+    tokenizer = tokenizers["bpe"]
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config("gpt2", len(tokenizer), n_positions=32))
+    prompt = sft.make_prompt("What is the capital of Peru? " * 20)
+    assert len(tokenizer(prompt)["input_ids"]) > 32  # an embedding lookup past position 31 would fail
+    answer = sft.generate_answer(model, tokenizer, prompt, max_new_tokens=8)
+    room = 32 - 8
+    tail = tokenizer.decode(tokenizer(prompt)["input_ids"][-room:])
+    assert answer == sft.generate_answer(model, tokenizer, tail, max_new_tokens=8)  # only the end was read
+    with pytest.raises(ValueError, match="lower max_new_tokens"):
+        sft.generate_answer(model, tokenizer, prompt, max_new_tokens=32)
+
+
 def test_rouge():
     same = sft.rouge(["the cat sat on the mat"], ["the cat sat on the mat"])
     assert same == pytest.approx({"rouge1": 1.0, "rouge2": 1.0, "rougeL": 1.0})
