@@ -538,6 +538,11 @@ def render_book(env: dict[str, str], strict: bool, profile: str = "ci") -> None:
     print(f"book: {ROOT / '_build' / 'html' / 'index.html'}", flush=True)
 
 
+# A Python warning as the warnings module prints it: "...py:123: FutureWarning: text".
+PYTHON_WARNING = re.compile(r"\b([A-Z]\w*Warning): ([^<\n]{0,80})")
+MAX_STDERR_BLOCKS = 12  # chapter pages: one block per training loop's final progress line
+
+
 def check_book_html() -> None:
     """What a reader would see: a page for every entry of _toc.yml, and a results page with its
     tables (recorded runs, methods compared) and the two summary charts of each profile."""
@@ -547,11 +552,22 @@ def check_book_html() -> None:
     missing = [page for page in pages if not (html / f"{page}.html").is_file()]
     results = (html / "book" / "results.html").read_text(encoding="utf-8") if not missing else ""
     problems = [f"no page built for {page}" for page in missing]
+    noise = []
     for source in sorted((ROOT / "notebooks").glob("*.py")):  # chapters that draw must show figures
         page = html / "notebooks" / f"{source.stem}.html"
+        text = page.read_text(encoding="utf-8") if page.is_file() else ""
         draws = any(call in source.read_text(encoding="utf-8") for call in ("plots.", "plt."))
-        if draws and page.is_file() and "_images/" not in page.read_text(encoding="utf-8"):
+        if draws and page.is_file() and "_images/" not in text:
             problems.append(f"{source.stem} draws figures but its page shows none")
+        # What a reader should not have to scroll past: library warnings, and stderr blocks beyond
+        # one per progress bar's final line.
+        stderr_blocks = text.count('class="output stderr')
+        warnings = sorted(set(PYTHON_WARNING.findall(text)))
+        noise.append(f"{source.stem[:2]} {stderr_blocks}/{len(warnings)}")
+        if warnings:
+            problems.append(f"{source.stem} shows Python warnings: {'; '.join(warnings)}")
+        if stderr_blocks > MAX_STDERR_BLOCKS:
+            problems.append(f"{source.stem} shows {stderr_blocks} stderr blocks (at most {MAX_STDERR_BLOCKS})")
     if not missing:
         if results.count("<table") < 4:  # runs and methods, for full and ci at least
             problems.append(f"results page has {results.count('<table')} tables, expected at least 4")
@@ -562,7 +578,8 @@ def check_book_html() -> None:
     if problems:
         raise SystemExit("book check failed: " + "; ".join(problems))
     print(f"book check: {len(pages)} pages; results page with {results.count('<table')} tables and "
-          f"{results.count('_images/')} figures", flush=True)
+          f"{results.count('_images/')} figures; per chapter, stderr blocks/warnings: {', '.join(noise)}",
+          flush=True)
 
 
 # ---------------------------------------------------------------------------------------------

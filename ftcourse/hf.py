@@ -102,6 +102,18 @@ def training_config(config_class, **settings):
     return config_class(**settings)
 
 
+def checkpoint_dir(chapter: str, **settings) -> Path:
+    """A folder for a chapter's Trainer checkpoints, named after the settings of the run
+    (`cache_dir()/checkpoints/<chapter>-<hash of settings>`): a rerun with the same settings finds
+    its checkpoints and resumes (`train_resumable`); a run with other settings starts afresh."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=repr).encode()).hexdigest()[:12]
+    folder = cache_dir() / "checkpoints" / f"{chapter}-{digest}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def train_resumable(trainer):
     """`trainer.train()`, resumed from the newest checkpoint in its `output_dir` when there is one.
 

@@ -88,6 +88,8 @@ N_TEST = ftcourse.choose(ci=240, full=1000)  # the source: 1,000 test articles
 MAX_LEN = ftcourse.choose(ci=64, full=256)  # the source truncates at 256 tokens
 FT_LR = ftcourse.choose(ci=2e-3, full=2e-5)  # the source: 2e-5 (a pretrained encoder)
 FT_EPOCHS = ftcourse.choose(ci=5, full=2)  # the source: 2
+# full: batches of similar lengths; on AG News 1.87x fewer tokens than random batches (bench/padding.py)
+SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
 HEAD_LR, HEAD_EPOCHS = 1e-3, 20  # the source's head optimiser: AdamW, 1e-3
 timer = results.Timer()
 ftcourse.set_seed(SEED)
@@ -167,6 +169,7 @@ args = TrainingArguments(
     per_device_train_batch_size=16,
     per_device_eval_batch_size=32,
     num_train_epochs=FT_EPOCHS,
+    train_sampling_strategy=SAMPLING,
     eval_strategy="epoch",
     save_strategy="epoch",
     load_best_model_at_end=True,

@@ -59,7 +59,7 @@ from ftcourse.adapt import count_parameters
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
-EPOCHS = ftcourse.choose(ci=4, full=10)  # the source: 10 epochs
+EPOCHS = ftcourse.choose(ci=4, full=1)  # the source: 10 (--set EPOCHS=10); see "Time on a free GPU"
 LR = ftcourse.choose(ci=3e-3, full=2e-5)  # a tiny model from random weights needs a large step
 BATCH_SIZE = ftcourse.choose(ci=16, full=2)  # the source: 2 per device
 MAX_LENGTH = ftcourse.choose(ci=128, full=1024)  # the source's max_seq_length
@@ -67,10 +67,26 @@ MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=70)  # the source: max_new_tokens=7
 N_ROUGE = ftcourse.choose(ci=40, full=100)  # held-out conversations answered for ROUGE
 N_TRAIN = None  # training conversations (None: all of them)
 MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)  # full: a few conversations are longer than MAX_LENGTH
+# full: conversations of similar lengths batched together, 1.34x fewer tokens (bench/padding.py)
+SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 datasets.disable_progress_bars()  # the trainer shows its own bar; the per-map bars are noise
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} batch={BATCH_SIZE}")
+
+# %% [markdown]
+# ### Time on a free GPU
+#
+# One epoch on `full` is 4,923 steps: 9,846 conversations, 2 at a time, up to 1,024 tokens each.
+# `bench/full_size_cost.py` counted 4.0 TFLOP in one OPT-350m training step at the full 2 x 1,024
+# tokens (random weights, on a CPU: no GPU has run it yet), an upper bound, since most
+# conversations are shorter. At a quarter to a half of a T4's 65 TFLOP/s fp16 peak, an
+# assumption, not a measurement, that is at most 10 to 20 minutes per epoch, and up to 1.7 to
+# 3.4 hours for the source's 10 epochs: more than a free Colab session reliably holds. So `full`
+# trains one epoch; `python -m ftcourse run notebooks/11_sft_assistant.ipynb --set EPOCHS=10` (or
+# editing the parameters cell) gives the source's run. Batching conversations of similar lengths
+# cuts the tokens computed by 1.34x (`bench/padding.py`). A checkpoint is saved after every epoch: if the
+# session drops, run the notebook again and training resumes from the last saved epoch.
 
 # %% [markdown]
 # ## The data
@@ -127,11 +143,19 @@ print(counts)
 Markdown(f"```python\n{inspect.getsource(sft.make_sft_trainer)}\n```")
 
 # %%
-workdir = tempfile.mkdtemp(prefix="ftcourse-sft-")
+# full: a checkpoint after every epoch, in a folder named after these settings, so running the
+# training cell again after a dropped session resumes from the last epoch (hf.train_resumable).
+workdir = ftcourse.choose(
+    ci=tempfile.mkdtemp(prefix="ftcourse-sft-"),
+    full=hf.checkpoint_dir("11_sft_assistant", model=hf.describe("sft"), epochs=EPOCHS, lr=LR,
+                           batch=BATCH_SIZE, max_length=MAX_LENGTH, n_train=N_TRAIN, seed=SEED),
+)
 trainer = sft.make_sft_trainer(
     model, tokenizer, train_records, eval_records, output_dir=workdir, epochs=EPOCHS, lr=LR,
     batch_size=BATCH_SIZE, max_length=MAX_LENGTH, seed=SEED, logging_strategy="epoch",
     max_dropped=MAX_DROPPED,  # the share of conversations with no answer token left after truncation
+    train_sampling_strategy=SAMPLING,
+    save_strategy=ftcourse.choose(ci="no", full="epoch"), save_total_limit=1,
 )
 print("examples dropped by truncation:", trainer.dropped_examples)
 
@@ -194,7 +218,7 @@ print(f"held-out loss before: {eval_before:.3f}  ROUGE before: " + ", ".join(f"{
 
 # %%
 train_timer = results.Timer()
-trainer.train()
+hf.train_resumable(trainer)
 train_seconds = train_timer.seconds
 history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
 train_curve = [(h["epoch"], h["loss"]) for h in history if "loss" in h]
