@@ -8,7 +8,9 @@ nothing, and its parameters are summed. Dataset sizes are the split sizes their 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ftcourse.hf import MODELS, TASKS
 
@@ -151,5 +153,53 @@ def model_rows(chapter: str | None = None) -> list[dict]:
     return rows
 
 
-__all__ = ["CHAPTERS", "DATASETS", "DatasetEntry", "PUBLISHED_CONFIGS", "count_full_parameters",
-           "full_config", "model_rows"]
+# ---------------------------------------------------------------------------------------------
+# What a chapter's `full` training costs. Measured: `bench/full_size_cost.py` ran a training step of
+# every `full` workload at its real sizes (random weights from the published configs) and wrote
+# seconds per step, floating-point operations per step and peak memory to this file. No GPU has
+# run it yet, so the only T4 figure given is a bound: the counted operations at the T4's fp16
+# tensor peak (65 TFLOP/s, NVIDIA's T4 datasheet). Real training runs several times slower than
+# peak (small batches, memory traffic, data loading); the script measures it on any GPU.
+MEASURED_COST = Path(__file__).resolve().parent / "measured" / "full_size_cost_cpu.json"
+T4_PEAK_TFLOPS = 65.0
+T4_MEMORY_GIB = 16
+
+
+def budget(chapter: str) -> dict:
+    """The `full` training cost of `chapter` ("05" or "05_bert_strategies"): its workloads as
+    measured, total steps and operations, the CPU time measured, the least time a T4 could take
+    (minutes at its fp16 peak) and the largest peak memory. Raises KeyError for a chapter that
+    trains nothing at model size on `full` (01-04: small models, minutes on a CPU; 06: inference)."""
+    payload = json.loads(MEASURED_COST.read_text(encoding="utf-8"))
+    rows = [row for row in payload["rows"] if row["chapter"] == chapter[:2]]
+    if not rows:
+        raise KeyError(f"no measured full-size workload for chapter {chapter!r}")
+    tflop = sum(row["steps"] * row["tflop_per_step"] for row in rows)
+    return {
+        "chapter": chapter[:2], "workloads": [row["name"] for row in rows],
+        "steps": sum(row["steps"] for row in rows), "tflop": tflop,
+        "cpu_hours": sum(row["projected_hours"] for row in rows), "hardware": payload["hardware"],
+        "t4_minutes_at_peak": tflop / T4_PEAK_TFLOPS / 60,
+        "peak_memory_gib": max(row["peak_memory_gib"] for row in rows),
+    }
+
+
+def budget_markdown(chapter: str) -> str:
+    """One paragraph for the top of a chapter: the compute and memory its `full` training needs."""
+    b = budget(chapter)
+    least = b["t4_minutes_at_peak"]
+    bound = "under a minute" if least < 1 else f"at least {least:.0f} minutes"
+    fits = "fits in" if b["peak_memory_gib"] < T4_MEMORY_GIB else "is more than"
+    return (
+        f"**Budget on `full`** ({'; '.join(b['workloads'])}): {b['steps']:,} training steps, "
+        f"{b['tflop']:,.0f} TFLOP. A free Colab T4 needs {bound} for them even at its "
+        f"{T4_PEAK_TFLOPS:.0f} TFLOP/s fp16 peak; real training runs several times slower, plus "
+        f"evaluation (no GPU has timed it yet: `python bench/full_size_cost.py --only {b['chapter']}` "
+        f"does on one). Peak memory was {b['peak_memory_gib']:.1f} GiB in fp32, which {fits} a T4's "
+        f"{T4_MEMORY_GIB} GB; mixed precision needs less. Counted by `bench/full_size_cost.py` on "
+        f"{b['hardware']}, where this training would take {b['cpu_hours']:,.1f} h."
+    )
+
+
+__all__ = ["CHAPTERS", "DATASETS", "MEASURED_COST", "DatasetEntry", "PUBLISHED_CONFIGS", "budget",
+           "budget_markdown", "count_full_parameters", "full_config", "model_rows"]

@@ -54,7 +54,7 @@ import transformers
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import bert, data, hf, plots, results
+from ftcourse import bert, catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.train import evaluate, fit
 
@@ -83,6 +83,13 @@ timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__} "
       f"transformers {transformers.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("05"))
 
 # %% [markdown]
 # ## Part 1: anatomy of BERT-base

@@ -80,7 +80,7 @@ from transformers import (
 )
 
 import ftcourse
-from ftcourse import hf, lm, results
+from ftcourse import catalog, hf, lm, results
 from ftcourse.adapt import count_parameters
 
 transformers.logging.set_verbosity_error()
@@ -99,6 +99,13 @@ MLM_PROBABILITY = 0.15
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} transformers {transformers.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("07"))
 
 # %% [markdown]
 # ## The corpus

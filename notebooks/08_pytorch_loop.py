@@ -51,7 +51,7 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, get_scheduler
 
 import ftcourse
-from ftcourse import data, hf, plots, results
+from ftcourse import catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.loops import (
     collect_predictions,
@@ -76,6 +76,13 @@ LR = ftcourse.choose(ci=1e-3, full=5e-5)  # see "The learning rate" below
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} torch {torch.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("08"))
 
 # %% [markdown]
 # ## The data

@@ -59,7 +59,7 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, get_scheduler
 
 import ftcourse
-from ftcourse import data, hf, plots, results
+from ftcourse import catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters, freeze
 from ftcourse.loops import (
     FeatureDataset,
@@ -94,6 +94,13 @@ HEAD_LR, HEAD_EPOCHS = 1e-3, 20  # the source's head optimiser: AdamW, 1e-3
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("09"))
 
 # %% [markdown]
 # ## The data and its three splits

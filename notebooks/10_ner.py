@@ -60,7 +60,7 @@ from IPython.display import Markdown
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
 import ftcourse
-from ftcourse import hf, ner, results
+from ftcourse import catalog, hf, ner, results
 from ftcourse.adapt import count_parameters
 
 # %% tags=["parameters"]
@@ -80,6 +80,13 @@ SAMPLING = "random"
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} model: {hf.describe(MODEL_ROLE)}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("10"))
 
 # %% [markdown]
 # ## The data

@@ -75,17 +75,23 @@ datasets.disable_progress_bars()  # the trainer shows its own bar; the per-map b
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} batch={BATCH_SIZE}")
 
 # %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("11"))
+
+# %% [markdown]
 # ### Time on a free GPU
 #
 # One epoch on `full` is 4,923 steps: 9,846 conversations, 2 at a time, up to 1,024 tokens each.
-# `bench/full_size_cost.py` counted 4.0 TFLOP in one OPT-350m training step at the full 2 x 1,024
-# tokens (random weights, on a CPU: no GPU has run it yet), an upper bound, since most
-# conversations are shorter. At a quarter to a half of a T4's 65 TFLOP/s fp16 peak, an
-# assumption, not a measurement, that is at most 10 to 20 minutes per epoch, and up to 1.7 to
-# 3.4 hours for the source's 10 epochs: more than a free Colab session reliably holds. So `full`
-# trains one epoch; `python -m ftcourse run notebooks/11_sft_assistant.ipynb --set EPOCHS=10` (or
-# editing the parameters cell) gives the source's run. Batching conversations of similar lengths
-# cuts the tokens computed by 1.34x (`bench/padding.py`). A checkpoint is saved after every epoch: if the
+# `bench/full_size_cost.py` counted 4.0 TFLOP in one OPT-350m training step at 2 x 1,024 tokens,
+# so the source's 10 epochs are about 199,000 TFLOP: at least 51 minutes on a T4 even at its
+# 65 TFLOP/s fp16 peak, and in practice several times that, more than a free Colab session
+# reliably holds. So `full` trains one epoch (the budget below); `python -m ftcourse run
+# notebooks/11_sft_assistant.ipynb --set EPOCHS=10` (or editing the parameters cell) gives the
+# source's run. Batching conversations of similar lengths cuts the tokens computed by 1.34x
+# (`bench/padding.py`). A checkpoint is saved after every epoch: if the
 # session drops, run the notebook again and training resumes from the last saved epoch.
 
 # %% [markdown]

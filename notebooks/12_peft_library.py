@@ -62,7 +62,7 @@ from IPython.display import Markdown
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
 import ftcourse
-from ftcourse import hf, results, sft
+from ftcourse import catalog, hf, results, sft
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.lora import apply_lora, conv1d_to_linear
 
@@ -85,6 +85,13 @@ timer = results.Timer()
 ftcourse.set_seed(SEED)
 datasets.disable_progress_bars()
 print(f"profile={PROFILE} device={ftcourse.device()} train={N_TRAIN} epochs={EPOCHS}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("12"))
 
 # %% [markdown]
 # ## Data and base model

@@ -64,7 +64,7 @@ from IPython.display import Markdown
 from torch import nn
 
 import ftcourse
-from ftcourse import bert, data, hf, plots, results
+from ftcourse import bert, catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.adapters import BottleneckAdapter, add_bert_adapters
 from ftcourse.models import EncoderClassifier
@@ -88,6 +88,13 @@ timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__} "
       f"transformers {transformers.__version__} adapters {adapters.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("13"))
 
 # %% [markdown]
 # ## The data and the encoder

@@ -62,7 +62,7 @@ import torch
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import plots, results, vision
+from ftcourse import catalog, plots, results, vision
 from ftcourse.adapt import count_parameters, freeze, unfreeze
 from ftcourse.train import evaluate, fit
 
@@ -78,6 +78,13 @@ BACKBONE_LR = 1e-4  # Adam, for the unfrozen stages: 10x lower, so the pre-train
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("14"))
 
 # %% [markdown]
 # ## ResNet-18 without torchvision

@@ -49,7 +49,7 @@ from IPython.display import Markdown, display
 from transformers import pipeline
 
 import ftcourse
-from ftcourse import data, hf, monitor, results
+from ftcourse import catalog, data, hf, monitor, results
 from ftcourse.adapt import count_parameters
 from ftcourse.monitor import Canary, Slice
 from ftcourse.serve import Predictor, create_app
@@ -66,6 +66,13 @@ SLICE_SIZE = ftcourse.choose(ci=300, full=1000)  # texts per monitoring slice
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__}")
+
+# %% [markdown]
+# What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
+# takes seconds):
+
+# %%
+Markdown(catalog.budget_markdown("15"))
 
 # %% [markdown]
 # ## A fine-tuned classifier to deploy

@@ -57,3 +57,46 @@ def test_unknown_role_and_task_are_named():
         catalog.full_config("bert-large")
     with pytest.raises(ValueError, match="tasks"):
         catalog.count_full_parameters("bert_uncased", "regression")
+
+
+# ---------------------------------------------------------------------------------------------
+# The measured full-size costs behind each chapter's budget
+def _bench_workloads():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "full_size_cost.py"
+    spec = importlib.util.spec_from_file_location("full_size_cost", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WORKLOADS
+
+
+def test_every_workload_of_the_bench_is_measured_with_its_current_sizes():
+    import json
+    import math
+
+    from ftcourse.catalog import MEASURED_COST
+
+    rows = {row["build"]: row for row in json.loads(MEASURED_COST.read_text())["rows"]}
+    for work in _bench_workloads():
+        row = rows[work.build]  # a workload added to the bench must be measured
+        assert (row["batch"], row["length"], row["examples"], row["epochs"]) == (
+            work.batch, work.length, work.examples, work.epochs), work.name
+        assert row["steps"] == math.ceil(work.examples / work.batch) * work.epochs * work.runs
+        assert row["seconds_per_step"] > 0 and row["tflop_per_step"] > 0 and row["peak_memory_gib"] > 0
+
+
+def test_budget_of_every_chapter_that_trains_a_full_size_model():
+    from ftcourse.catalog import CHAPTERS, T4_PEAK_TFLOPS, budget, budget_markdown
+
+    trains = [c for c, uses in CHAPTERS.items() if uses["models"] and c[:2] != "06"] + ["14_vision_transfer"]
+    for chapter in trains:
+        b = budget(chapter)
+        assert b["steps"] > 0 and b["tflop"] > 0
+        assert abs(b["t4_minutes_at_peak"] - b["tflop"] / T4_PEAK_TFLOPS / 60) < 1e-9
+        assert "Budget on `full`" in budget_markdown(chapter)
+    five = budget("05_bert_strategies")
+    assert len(five["workloads"]) == 4  # full, head only, adapters, LoRA
+    with pytest.raises(KeyError, match="no measured full-size workload"):
+        budget("02_transfer_learning")
