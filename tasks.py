@@ -627,7 +627,10 @@ def sync_check(env: dict[str, str]) -> None:
 
 def test(phases: list[str]) -> None:
     """Run the chosen test phases (all by default), each timed; report every failure at the end."""
-    setup()
+    setup_main()
+    setup_adapters()
+    if not phases or "colab" in phases:
+        setup_colab()
     with tempfile.TemporaryDirectory(prefix="ftcourse-cache-") as cache:
         env = ci_environment(Path(cache))
         steps = {
@@ -679,8 +682,10 @@ def rehearsal(env: dict[str, str]) -> None:
 
 
 def book() -> None:
-    """Set up if needed, then build the book on the `ci` profile, offline."""
-    setup()
+    """Set up if needed, then build the book on the `ci` profile, offline. The book needs the
+    environments its chapters run in, not the Colab stack that only the tests use."""
+    setup_main()
+    setup_adapters()
     with tempfile.TemporaryDirectory(prefix="ftcourse-cache-") as cache:
         env = ci_environment(Path(cache))
         execute_chapters(env, reuse=True)
