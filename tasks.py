@@ -541,6 +541,15 @@ def render_book(env: dict[str, str], strict: bool, profile: str = "ci") -> None:
 # A Python warning as the warnings module prints it: "...py:123: FutureWarning: text".
 PYTHON_WARNING = re.compile(r"\b([A-Z]\w*Warning): ([^<\n]{0,80})")
 MAX_STDERR_BLOCKS = 12  # chapter pages: one block per training loop's final progress line
+# Math left as raw TeX: `$...$` or `\(`/`\[` outside the elements MathJax typesets (code excluded).
+_CODE = re.compile(r"<(pre|code|script|style)\b.*?</\1>", re.S)
+_MATH = re.compile(r'<(span|div) class="math[^"]*">.*?</\1>', re.S)
+RAW_MATH = re.compile(r"(?<![\\$\w])\$(?=\S)[^$<>\n]{1,80}(?<=\S)\$(?![\w$])|\\\(|\\\[")
+
+
+def raw_math(html: str) -> list[str]:
+    """The raw TeX a reader would see in a built page (math MathJax will not typeset)."""
+    return RAW_MATH.findall(_MATH.sub("", _CODE.sub("", html)))
 
 
 def check_book_html() -> None:
@@ -562,7 +571,7 @@ def check_book_html() -> None:
         # What a reader should not have to scroll past: library warnings, and stderr blocks beyond
         # one per progress bar's final line.
         stderr_blocks = text.count('class="output stderr')
-        warnings = sorted(set(PYTHON_WARNING.findall(text)))
+        warnings = sorted({f"{name}: {message}" for name, message in PYTHON_WARNING.findall(text)})
         noise.append(f"{source.stem[:2]} {stderr_blocks}/{len(warnings)}")
         if warnings:
             problems.append(f"{source.stem} shows Python warnings: {'; '.join(warnings)}")
@@ -575,6 +584,15 @@ def check_book_html() -> None:
             problems.append(f"results page has {results.count('_images/')} figures, expected at least 4")
         if "trainable parameters" not in results:
             problems.append("results page has no method-comparison table")
+    for page in sorted(html.glob("**/*.html")):  # math typeset by MathJax from the book itself
+        if "_static" in page.parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        raw = raw_math(text)
+        if raw:
+            problems.append(f"{page.relative_to(html)} shows raw TeX: {raw[:3]}")
+        if "cdn.jsdelivr.net/npm/mathjax" in text:
+            problems.append(f"{page.relative_to(html)} loads MathJax from a CDN (no formula renders offline)")
     if problems:
         raise SystemExit("book check failed: " + "; ".join(problems))
     print(f"book check: {len(pages)} pages; results page with {results.count('<table')} tables and "

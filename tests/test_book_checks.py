@@ -1,0 +1,46 @@
+"""The checks `tasks.py` runs on the built book: raw TeX a reader would see, and page noise."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    spec = importlib.util.spec_from_file_location("ftcourse_tasks_book", ROOT / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+@pytest.mark.parametrize("html", [
+    "<p>a change of $B$ moves the output</p>",  # generated Markdown read as plain text
+    "<p>the rank $r(k+d)$ of the update</p>",
+    "<p>inline \\(x\\) outside a math element</p>",
+    "<p>display \\[x\\] outside a math element</p>",
+])
+def test_raw_tex_is_found(tasks, html: str) -> None:
+    assert tasks.raw_math(html)
+
+
+@pytest.mark.parametrize("html", [
+    '<span class="math notranslate nohighlight">\\(B\\)</span>',  # what MathJax typesets
+    '<div class="math notranslate nohighlight">\\[W = W_0 + BA\\]</div>',
+    "<pre>print(f'$B$ and \\(x\\)')</pre>",  # code shows its source as it is
+    "<p>it costs $5 and $10 a month</p>",  # prices are no math
+])
+def test_math_elements_code_and_prices_are_not_raw_tex(tasks, html: str) -> None:
+    assert tasks.raw_math(html) == []
+
+
+def test_python_warnings_are_recognised(tasks) -> None:
+    text = "site-packages/x.py:12: FutureWarning: `a` is deprecated<br>UserWarning: pin_memory"
+    assert [w for w, _ in tasks.PYTHON_WARNING.findall(text)] == ["FutureWarning", "UserWarning"]
