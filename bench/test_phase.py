@@ -60,7 +60,8 @@ def runner_times(output: str) -> dict[str, float]:
 
 def main() -> int:
     tasks = load_tasks()
-    tasks.setup()
+    tasks.setup_main()
+    tasks.setup_adapters()
     chapters = [nb.stem[:2] for nb in tasks.chapter_notebooks()]
     with tempfile.TemporaryDirectory(prefix="ftcourse-bench-") as cache:
         env = tasks.ci_environment(Path(cache))
