@@ -82,7 +82,7 @@ print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} bat
 Markdown(catalog.budget_markdown("11"))
 
 # %% [markdown]
-# ### Time on a free GPU
+# ## Time on a free GPU
 #
 # One epoch on `full` is 4,923 steps: 9,846 conversations, 2 at a time, up to 1,024 tokens each.
 # `bench/full_size_cost.py` counted 4.0 TFLOP in one OPT-350m training step at 2 x 1,024 tokens,
