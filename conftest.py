@@ -6,10 +6,14 @@ and so do pytest-xdist's workers (they find the values already set and keep them
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("FTCOURSE_PROFILE", "ci")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -38,3 +42,14 @@ def pytest_unconfigure(config) -> None:
     # Only the process that made the folder removes it: xdist workers inherit it from the main one.
     if _OWN_CACHE is not None:
         shutil.rmtree(_OWN_CACHE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tasks():
+    """`tasks.py` (the project's two commands) as a module, for the tests of its checks."""
+    spec = importlib.util.spec_from_file_location("ftcourse_tasks", Path(__file__).parent / "tasks.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses and pickling look modules up there
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)

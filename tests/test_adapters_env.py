@@ -7,26 +7,13 @@ need neither environment to exist: they read the files and write kernel specs to
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
-import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tasks():
-    spec = importlib.util.spec_from_file_location("ftcourse_tasks", ROOT / "tasks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
 
 
 def kernel_name(notebook: Path) -> str:

@@ -7,9 +7,7 @@ project layout in a temp folder; nothing here executes a chapter.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,11 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location("ftcourse_tasks_once", ROOT / "tasks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+def tasks(tasks, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """tasks.py pointed at a small copy of the project layout in a temp folder."""
+    module = tasks
     for name, text in {
         "pyproject.toml": "[project]\nname = 'x'\n",
         "constraints.txt": "torch==2.13.0\n",
@@ -37,8 +33,7 @@ def tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(module, "ROOT", tmp_path)
     monkeypatch.setattr(module, "EXECUTED", tmp_path / "_build" / "executed")
     monkeypatch.delenv("FTCOURSE_TORCH", raising=False)
-    yield module
-    sys.modules.pop(spec.name, None)
+    return module
 
 
 def key(tasks, name: str = "01_a", profile: str = "ci") -> str:

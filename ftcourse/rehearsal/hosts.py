@@ -23,10 +23,11 @@ import io
 import json
 import struct
 import tarfile
-import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from ftcourse.rehearsal.hub import serving
 
 OVERRIDES_FILE = "overrides.json"
 # artefact name of ftcourse.download -> the file name served
@@ -171,10 +172,5 @@ def serve_files(folder: str | Path, port: int = 0):
     handler = functools.partial(_Quiet, directory=str(folder))
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(server) as url:
+        yield url

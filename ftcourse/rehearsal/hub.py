@@ -308,9 +308,8 @@ def make_server(root: str | Path, host: str = "127.0.0.1", port: int = 0, verbos
 
 
 @contextlib.contextmanager
-def serve_hub(root: str | Path, port: int = 0):
-    """Serve the hub under `root` on loopback in a thread; yields its endpoint (for HF_ENDPOINT)."""
-    server = make_server(root, port=port)
+def serving(server):
+    """Run an HTTP `server` bound to loopback in a thread; yields its base URL; stops it after."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -318,6 +317,12 @@ def serve_hub(root: str | Path, port: int = 0):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def serve_hub(root: str | Path, port: int = 0):
+    """Serve the hub under `root` on loopback in a thread; a context manager that yields its
+    endpoint (for HF_ENDPOINT)."""
+    return serving(make_server(root, port=port))
 
 
 def main(argv: list[str] | None = None) -> None:
