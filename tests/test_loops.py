@@ -299,6 +299,11 @@ _DISTRIBUTED = textwrap.dedent(
                "loss": history.loss, "labels": labels.tolist(), "preds": preds.tolist(),
                "accuracy": float((preds == labels).float().mean())},
               open(os.path.join(sys.argv[1], f"rank{rank}.json"), "w"))
+    # Leave the process group before exiting: a gloo group torn down by the interpreter's exit can
+    # abort one rank ("terminate called without an active exception") on a loaded machine.
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     """
 )
 
