@@ -129,3 +129,29 @@ def test_committed_real_runs_render_with_relative_provenance():
         assert not [root for root in ("/work/", "/tmp/", "/home/", "/root/", "/usr/", '"/') if root in text], path
     if (COMMITTED / "seeds" / "summary.json").is_file():
         assert "By mean test accuracy" in realdata.seeds_table(COMMITTED)
+
+
+def test_results_page_cells_show_the_real_cpu_section(monkeypatch):
+    """The code cells of book/results.md, run in order as the book runs them (without building it):
+    the real-data section shows its tables from the committed files."""
+    import re
+
+    import IPython.display
+    import matplotlib
+
+    matplotlib.use("Agg")
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, *a, **k: shown.append(getattr(obj, "data", obj)))
+    page = (ROOT / "book" / "results.md").read_text()
+    assert "## Real data on CPU, MiniLM stand-in" in page
+    cells = re.findall(r"```\{code-cell\} ipython3\n(?::tags:[^\n]*\n)?\n?(.*?)```", page, flags=re.S)
+    assert len(cells) >= 8
+    namespace: dict = {}
+    for source in cells:
+        exec(compile(source, "results.md", "exec"), namespace)  # noqa: S102 - the page's own cells
+    text = "\n".join(str(s) for s in shown)
+    if realdata.load_runs(COMMITTED):
+        assert "| chapter | metrics | model | data | sizes (`--set`) | hardware | seconds |" in text
+        assert "standing in for" in text
+    if (COMMITTED / "seeds" / "summary.json").is_file():
+        assert "By mean test accuracy" in text

@@ -53,14 +53,7 @@ CHAPTERS: dict[str, dict] = {
     "05_bert_strategies": {
         "stands_in_for": "bert-base-uncased",
         "data": "IMDB: aclImdb_small/{train,test} (2,000 + 2,000 reviews), served as aclImdb_v1.tar.gz",
-        "sizes": {"TRAIN_SIZE": 320, "VALID_SIZE": 64, "TEST_SIZE": 400, "MAX_LEN": 128, "EPOCHS": 1},
-    },
-    "07_bert_mlm_pretraining": {
-        "stands_in_for": None,
-        "model": "BERT-base config (12 layers, hidden 768), random weights, tokenizer trained in the chapter",
-        "data": "WikiText-2 raw: wikitext-2-raw/wiki.test.raw (4,358 rows) cut 80/10/10 into the hub's "
-                "train/validation/test parquet (the samples hold no wiki.train.raw)",
-        "sizes": {"TRAIN_ROWS": 200, "EVAL_ROWS": 50, "VOCAB_SIZE": 8000, "BLOCK_SIZE": 64, "EPOCHS": 1},
+        "sizes": {"TRAIN_SIZE": 320, "VALID_SIZE": 64, "TEST_SIZE": 300, "MAX_LEN": 128, "EPOCHS": 1},
     },
     "09_trainer": {
         "stands_in_for": "distilbert-base-uncased",
@@ -69,8 +62,8 @@ CHAPTERS: dict[str, dict] = {
     },
     "10_ner": {
         "stands_in_for": "bert-base-cased",
-        "data": "CoNLL-2003: conll2003/eng.train as train; conll2003/eng.testa's first half as validation, its "
-                "second half as test (the samples hold no eng.testb); served as eriktks/conll2003's parquet branch",
+        "data": "CoNLL-2003: conll2003/eng.train (14,041 sentences) as train; conll2003/eng.testa's first half "
+                "(1,625) as validation, its second half (1,625) as test (the samples hold no eng.testb); served as eriktks/conll2003's parquet branch",
         "sizes": {"TRAIN_SENTENCES": 2000, "VALID_SENTENCES": 1000},
     },
     "15_deployment": {
@@ -78,6 +71,13 @@ CHAPTERS: dict[str, dict] = {
         "data": "IMDB: aclImdb_small/{train,test} (2,000 + 2,000 reviews); Yelp: generated reviews (the "
                 "samples hold no Yelp)",
         "sizes": {"TRAIN_SIZE": 400, "EPOCHS": 1, "MAX_LENGTH": 128, "SLICE_SIZE": 200},
+    },
+    "07_bert_mlm_pretraining": {
+        "stands_in_for": None,
+        "model": "BERT-base config (12 layers, hidden 768), random weights, tokenizer trained in the chapter",
+        "data": "WikiText-2 raw: wikitext-2-raw/wiki.test.raw (2,891 non-empty rows) cut 80/10/10 into the hub's "
+                "train/validation/test parquet (the samples hold no wiki.train.raw)",
+        "sizes": {"TRAIN_ROWS": 150, "EVAL_ROWS": 40, "VOCAB_SIZE": 8000, "BLOCK_SIZE": 64, "EPOCHS": 1},
     },
 }
 SEED_CHAPTERS = ("02_transfer_learning", "03_adapters")
@@ -391,6 +391,32 @@ def runs_table(results: str | Path) -> str:
         metrics = "<br>".join(f"{k} = {_cell(v)}" for k, v in run["metrics"].items() if not k.startswith("count/"))
         lines.append(f"| {run['notebook']} | {metrics} | {_cell(where['model'])} | {_cell(where['data'])} "
                      f"| {_cell(where['sizes'])} | {_cell(where['hardware'])} | {_cell(where['seconds'])} |")
+    return "\n".join(lines)
+
+
+def method_rows(results: str | Path) -> list[dict]:
+    """`plots.method_rows` of the real-data runs, each row's `data_source` replaced by what ran:
+    the model (MiniLM standing in for which checkpoint), the data and the sizes."""
+    from ftcourse import plots
+
+    runs = load_runs(results)
+    where = {run["notebook"]: run["provenance"] for run in runs}
+    rows = plots.method_rows(runs)
+    for row in rows:
+        p = where[row["chapter"]]
+        row["data_source"] = f"{p['model']}; {p['data']}; --set {_cell(p['sizes'])}"
+    return rows
+
+
+def methods_table(results: str | Path) -> str:
+    """Markdown: the methods the real-data runs compare (test accuracy with trainable parameters)."""
+    rows = method_rows(results)
+    if not rows:
+        return "*No real-data run records a method's accuracy with its trainable parameters yet.*"
+    lines = ["| chapter | method | test accuracy | trainable parameters | model, data, sizes |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['chapter']} | {_cell(r['method'])} | {r['accuracy']:.3f} | {r['trainable_params']:,} "
+                     f"| {_cell(r['data_source'])} |")
     return "\n".join(lines)
 
 
