@@ -94,6 +94,14 @@ def test_summary_mean_spread_and_ranking(tmp_path):
     page = realdata.seeds_table(tmp_path)
     assert "| 02_transfer_learning | scratch | 0.700 | 0.680 | 0.720 | **0.700** | 0.020 | ~83.0% |" in page
     assert "does not hold at this size" in page and "full_finetune > scratch is reversed" in page
+    # the vocabulary measured once (with the samples) is kept by a later summary, and said
+    path = tmp_path / "seeds" / "summary.json"
+    vocab = {"glove_words": 2440, "source_glove_words": 400_000, "imdb_train_reviews": 2000,
+             "source_imdb_train_reviews": 25_000, "ag_news_train": 8000, "source_ag_news_train": 120_000,
+             "imdb_token_coverage": 0.794, "ag_news_token_coverage": 0.752}
+    path.write_text(json.dumps({**json.loads(path.read_text()), "vocabulary": vocab}))
+    realdata.summarize(tmp_path)
+    assert "covers 75% of AG News tokens and 79% of IMDB tokens" in realdata.seeds_table(tmp_path)
 
 
 def test_ranking_that_holds_is_said_so(tmp_path):

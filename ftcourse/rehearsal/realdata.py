@@ -292,16 +292,38 @@ def collect_seeds(out: Path, samples: Path, results: Path, seeds: list[int], thr
             record = finish_record(raw, extra, {str(samples.resolve()) + "/": "", str(samples.resolve()): "the data folder",
                                                 str(out): "<seeds out>"})
             (target / f"{name}.seed{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
-    return summarize(results)
+    return summarize(results, samples)
 
 
 # The source's figures for the methods of chapters 02-03 (seed 002, its summary), best first.
 SOURCE_RANKING = {"full_finetune": 0.86, "adapters": 0.856, "scratch": 0.83, "linear_probe": 0.64}
 
 
-def summarize(results: Path) -> Path:
+def vocabulary_coverage(samples: Path) -> dict:
+    """How much of the samples' text the chapters' GloVe vocabulary covers: the share of
+    `basic_english` tokens (IMDB train and test, AG News train) that have a vector, and the sizes
+    next to the source's (25,000 IMDB training reviews, 120,000 AG News articles, 400,000 words)."""
+    from ftcourse import data
+    from ftcourse.text import basic_english, load_glove
+
+    words = set(load_glove(samples / "glove" / SEED_GLOVE, warn=False).itos)
+    imdb_train = data.read_imdb_split(samples / "aclImdb_small", "train")
+    imdb = imdb_train + data.read_imdb_split(samples / "aclImdb_small", "test")
+    ag = data.read_ag_news_csv(samples / "ag_news_csv" / "train.csv")
+
+    def share(items) -> float:
+        tokens = [t for _, text in items for t in basic_english(text)]
+        return sum(t in words for t in tokens) / len(tokens)
+
+    return {"glove_words": len(words), "source_glove_words": 400_000, "imdb_train_reviews": len(imdb_train),
+            "source_imdb_train_reviews": 25_000, "ag_news_train": len(ag), "source_ag_news_train": 120_000,
+            "imdb_token_coverage": share(imdb), "ag_news_token_coverage": share(ag)}
+
+
+def summarize(results: Path, samples: Path | None = None) -> Path:
     """`results/seeds/summary.json`: per chapter and method, the seeds' accuracies, mean, sample
-    standard deviation, min and max; the ranking of the means beside the source's."""
+    standard deviation, min and max; the ranking of the means beside the source's; with `samples`,
+    how much of their text the GloVe vocabulary covers (kept from an earlier summary otherwise)."""
     folder = results / "seeds"
     files = sorted(folder.glob("*.seed*.json"))
     if not files:
@@ -330,6 +352,10 @@ def summarize(results: Path) -> Path:
                "provenance": {k: provenance[k] for k in ("model", "data", "data_folder", "hardware")}
                | {"sizes": SEED_SETS, "command": seed_command(0).replace("SEED=0", "SEED=<0|1|2>")}}
     path = folder / "summary.json"
+    if samples is not None:
+        summary["vocabulary"] = vocabulary_coverage(samples)
+    elif path.is_file() and "vocabulary" in json.loads(path.read_text()):
+        summary["vocabulary"] = json.loads(path.read_text())["vocabulary"]
     path.write_text(json.dumps(summary, indent=2) + "\n")
     return path
 
@@ -457,6 +483,15 @@ def ranking_sentence(summary: dict) -> str:
     if unclear:
         words.append("Within the seeds' spread: " + "; ".join(
             f"{p['source_says']} (by {p['gap']:.3f}, spread {p['spread']:.3f})" for p in unclear) + ".")
+    vocab = summary.get("vocabulary")
+    if vocab and broken:
+        words.append(
+            f"What transfer has to carry is small here: {vocab['ag_news_train']:,} AG News articles to pre-train "
+            f"on (the source: {vocab['source_ag_news_train']:,}), {vocab['imdb_train_reviews']:,} IMDB training reviews (the "
+            f"source's: {vocab['source_imdb_train_reviews']:,}), and a GloVe vocabulary of "
+            f"{vocab['glove_words']:,} words (the source: {vocab['source_glove_words']:,}) that covers "
+            f"{vocab['ag_news_token_coverage']:.0%} of AG News tokens and {vocab['imdb_token_coverage']:.0%} of IMDB "
+            "tokens; every other token is `<unk>` to every method alike.")
     return " ".join(words)
 
 
