@@ -123,20 +123,23 @@ def test_runs_table_needs_the_provenance(tmp_path):
 def test_committed_real_runs_render_with_relative_provenance():
     """The files under results/real-cpu/ that the results page reads: each labelled with model,
     data, sizes and hardware, and no absolute path anywhere in them."""
-    runs = realdata.load_runs(COMMITTED)
-    if not runs:
+    files = [*COMMITTED.glob("*.json"), *COMMITTED.glob("seeds/*.json")]
+    if not files:
         pytest.skip("no real-data run committed yet")
-    table = realdata.runs_table(COMMITTED)
-    for run in runs:
-        where = run["provenance"]
-        assert where["run"] == realdata.TITLE and where["sizes"] == realdata.CHAPTERS[run["notebook"]]["sizes"]
-        assert f"| {run['notebook']} |" in table
-        assert ("MiniLM" in where["model"]) == (realdata.CHAPTERS[run["notebook"]]["stands_in_for"] is not None)
-    for path in [*COMMITTED.glob("*.json"), *COMMITTED.glob("seeds/*.json")]:
+    for path in files:
         text = path.read_text()
         assert not [root for root in ("/work/", "/tmp/", "/home/", "/root/", "/usr/", '"/') if root in text], path
     if (COMMITTED / "seeds" / "summary.json").is_file():
         assert "By mean test accuracy" in realdata.seeds_table(COMMITTED)
+        for path in COMMITTED.glob("seeds/*.seed*.json"):
+            where = json.loads(path.read_text())["provenance"]
+            assert f"--set SEED={where['seed']}" in where["command"] and where["data_dir"] == "../shared/data"
+    table = realdata.runs_table(COMMITTED)
+    for run in realdata.load_runs(COMMITTED):
+        where = run["provenance"]
+        assert where["run"] == realdata.TITLE and where["sizes"] == realdata.CHAPTERS[run["notebook"]]["sizes"]
+        assert f"| {run['notebook']} |" in table
+        assert ("MiniLM" in where["model"]) == (realdata.CHAPTERS[run["notebook"]]["stands_in_for"] is not None)
 
 
 def test_results_page_cells_show_the_real_cpu_section(monkeypatch):
