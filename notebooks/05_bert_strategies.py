@@ -290,7 +290,8 @@ Markdown(
 # %%
 print(imdb.source)
 train, valid = data.train_valid_split(imdb.train, valid_fraction=0.05, seed=SEED)
-train, valid, test = train[:TRAIN_SIZE], valid[:VALID_SIZE], imdb.test[:TEST_SIZE]
+# the test reviews are stored negatives first: a cut takes a random subset (`take`), not the first ones
+train, valid, test = train[:TRAIN_SIZE], valid[:VALID_SIZE], imdb.take(test=TEST_SIZE, seed=SEED).test
 print(f"train {len(train):,}  valid {len(valid):,}  test {len(test):,}")
 print(f"encoder: {encoder.config.num_hidden_layers} layers, {count_parameters(encoder).total:,} parameters")
 

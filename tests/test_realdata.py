@@ -139,7 +139,9 @@ def test_committed_real_runs_render_with_relative_provenance():
         where = run["provenance"]
         assert where["run"] == realdata.TITLE and where["sizes"] == realdata.CHAPTERS[run["notebook"]]["sizes"]
         assert f"| {run['notebook']} |" in table
-        assert ("MiniLM" in where["model"]) == (realdata.CHAPTERS[run["notebook"]]["stands_in_for"] is not None)
+        stands_in_for = realdata.CHAPTERS[run["notebook"]]["stands_in_for"]
+        assert "all-MiniLM-L6-v2" in where["model"]
+        assert stands_in_for is None or f"standing in for {stands_in_for}" in where["model"]
 
 
 def test_results_page_cells_show_the_real_cpu_section(monkeypatch):
