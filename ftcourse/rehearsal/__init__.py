@@ -4,5 +4,7 @@
 `huggingface_hub`, `transformers` and `datasets` to run their own download code with
 `HF_ENDPOINT` pointing at it); `standins` fills such a folder with small stand-ins for every
 repository the `full` profile names; `hosts` serves the download artefacts in their real
-archive layouts. Used by the `rehearsal` test phase; a learner never needs them.
+archive layouts. Used by the `rehearsal` test phase; a learner never needs them. `realdata` runs
+chapters on the real samples with the pretrained MiniLM standing in for the BERT-family
+checkpoints, recording under `results/real-cpu/`.
 """

@@ -67,10 +67,11 @@ def chapter_environment(out: Path, endpoint: str, overrides: Path) -> dict[str, 
     return env
 
 
-def run_chapter(notebook: Path, out: Path, env: dict[str, str]) -> dict:
-    """One chapter through the runner; its log in OUT/logs/, its executed copy in OUT/runs/."""
+def run_chapter(notebook: Path, out: Path, env: dict[str, str], sizes: dict[str, object] | None = None) -> dict:
+    """One chapter through the runner; its log in OUT/logs/, its executed copy in OUT/runs/.
+    `sizes` are its `--set` values (default: `CUT_SIZES`)."""
     name = notebook.stem
-    sets = [f"{k}={v!r}" for k, v in CUT_SIZES.get(name, {}).items()]
+    sets = [f"{k}={v!r}" for k, v in (CUT_SIZES.get(name, {}) if sizes is None else sizes).items()]
     command = [sys.executable, "-m", "ftcourse", "run", str(notebook), "--profile", "full",
                "--output", str(out / "runs" / notebook.name)]
     for pair in sets:

@@ -246,7 +246,9 @@ def build_guanaco(root: Path, samples: Path | None) -> Path:
     return folder
 
 
-def build_conll(root: Path, samples: Path | None) -> Path:
+def build_conll(root: Path, samples: Path | None, splits: dict[str, list[dict]] | None = None) -> Path:
+    """The CoNLL parquet branch: eng.train and eng.testa from `samples` as train and validation, a
+    generated test split; or the sentences (`ner.read_conll`'s dicts) of `splits` when given."""
     from datasets import ClassLabel, Features, Sequence, Value
 
     from ftcourse import ner
@@ -254,8 +256,8 @@ def build_conll(root: Path, samples: Path | None) -> Path:
     repo, revision = CONLL
     folder = repo_folder(root, "dataset", repo, revision)
     real = {"train": "eng.train", "validation": "eng.testa"}
-    splits = {}
-    for split, n in (("train", 1000), ("validation", 200), ("test", 200)):
+    given, splits = splits, dict(splits or {})
+    for split, n in (("train", 1000), ("validation", 200), ("test", 200)) if given is None else ():
         path = samples / "conll2003" / real[split] if samples and split in real else None
         if path is not None and path.is_file():
             splits[split] = ner.read_conll(path)
