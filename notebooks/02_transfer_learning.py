@@ -54,6 +54,7 @@ from ftcourse.models import TransformerClassifier
 from ftcourse.text import basic_english
 from ftcourse.runcache import fit_cached
 from ftcourse.train import evaluate, predict
+from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -342,3 +343,13 @@ if PROFILE == "ci":
         "accuracy/partial_unfreeze": (0.6, 1.0),
         "accuracy/probe_random_encoder": (0.55, 1.0),
     })
+
+# %% [markdown]
+# ## Beside a run on real data
+#
+# The numbers on this page come from the profile it was built on. The same chapter was also run
+# on the real text samples on a CPU, with the sizes and model named below (the book's results
+# page has every recorded run):
+
+# %%
+Markdown(realdata.chapter_markdown("02_transfer_learning", metrics, PROFILE))

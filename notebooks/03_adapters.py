@@ -60,6 +60,7 @@ from ftcourse.adapt.adapters import AdaptedLinear, BottleneckAdapter, add_adapte
 from ftcourse.models import TransformerClassifier
 from ftcourse.runcache import fit_cached
 from ftcourse.train import evaluate, predictions
+from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -343,3 +344,13 @@ if PROFILE == "ci":
         "accuracy/adapters": (0.7, 1.0),
         "trainable_params/adapters": (formula, formula),
     })
+
+# %% [markdown]
+# ## Beside a run on real data
+#
+# The numbers on this page come from the profile it was built on. The same chapter was also run
+# on the real text samples on a CPU, with the sizes and model named below (the book's results
+# page has every recorded run):
+
+# %%
+Markdown(realdata.chapter_markdown("03_adapters", metrics, PROFILE))

@@ -57,6 +57,7 @@ import ftcourse
 from ftcourse import bert, catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.train import evaluate, fit
+from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -458,3 +459,13 @@ if PROFILE == "ci":
         "trainable_params/adapters": (199_170, 199_170),
         "trainable_params/lora": (25_346, 25_346),
     })
+
+# %% [markdown]
+# ## Beside a run on real data
+#
+# The numbers on this page come from the profile it was built on. The same chapter was also run
+# on the real text samples on a CPU, with the sizes and model named below (the book's results
+# page has every recorded run):
+
+# %%
+Markdown(realdata.chapter_markdown("05_bert_strategies", metrics, PROFILE))

@@ -74,6 +74,7 @@ from ftcourse.loops import (
     tokenize_dataset,
     train_loop,
 )
+from ftcourse.rehearsal import realdata
 
 datasets.disable_progress_bars()  # no bar per .map call
 
@@ -507,3 +508,13 @@ if PROFILE == "ci":
             "accuracy/misaligned_pairs": (0.1, 0.45),
         },
     )
+
+# %% [markdown]
+# ## Beside a run on real data
+#
+# The numbers on this page come from the profile it was built on. The same chapter was also run
+# on the real text samples on a CPU, with the sizes and model named below (the book's results
+# page has every recorded run):
+
+# %%
+Markdown(realdata.chapter_markdown("09_trainer", metrics, PROFILE))

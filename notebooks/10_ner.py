@@ -62,6 +62,7 @@ from transformers import DataCollatorForTokenClassification, Trainer, TrainingAr
 import ftcourse
 from ftcourse import catalog, hf, ner, results
 from ftcourse.adapt import count_parameters
+from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -377,3 +378,13 @@ if PROFILE == "ci":
         "recall": (0.75, 1.0),
         **{f"f1/{kind}": (0.6, 1.0) for kind in per_type},
     })
+
+# %% [markdown]
+# ## Beside a run on real data
+#
+# The numbers on this page come from the profile it was built on. The same chapter was also run
+# on the real text samples on a CPU, with the sizes and model named below (the book's results
+# page has every recorded run):
+
+# %%
+Markdown(realdata.chapter_markdown("10_ner", metrics, PROFILE))

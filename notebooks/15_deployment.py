@@ -53,6 +53,7 @@ from ftcourse import catalog, data, hf, monitor, results
 from ftcourse.adapt import count_parameters
 from ftcourse.monitor import Canary, Slice
 from ftcourse.serve import Predictor, create_app
+from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -406,3 +407,13 @@ if PROFILE == "ci":
         "canaries/passed": (4, 4),
         "canaries/failed_broken": (4, 4),
     })
+
+# %% [markdown]
+# ## Beside a run on real data
+#
+# The numbers on this page come from the profile it was built on. The same chapter was also run
+# on the real text samples on a CPU, with the sizes and model named below (the book's results
+# page has every recorded run):
+
+# %%
+Markdown(realdata.chapter_markdown("15_deployment", metrics, PROFILE))

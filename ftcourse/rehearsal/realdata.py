@@ -474,6 +474,35 @@ def seeds_table(results: str | Path) -> str:
     return "\n".join(lines) + "\n\n" + ranking_sentence(summary)
 
 
+def chapter_markdown(notebook: str, metrics: dict, profile: str, results: str | Path | None = None) -> str:
+    """Markdown for the end of a chapter: this page's metrics beside the chapter's recorded run on
+    real data (model, data, sizes and hardware named), and for chapters 02-03 the per-seed runs
+    with the source's figures. Outside a checkout (Colab) the recorded runs are not there: it says
+    where they are."""
+    from ftcourse.results import results_dir
+
+    results = Path(results) if results is not None else results_dir("real-cpu")
+    path = results / f"{notebook}.json"
+    parts = []
+    if path.is_file():
+        run = json.loads(path.read_text(encoding="utf-8"))
+        where = run["provenance"]
+        lines = [f"| metric | this page (`{profile}` profile) | real data, CPU |", "|---|---|---|"]
+        for key, value in run["metrics"].items():
+            if not key.startswith("count/"):
+                lines.append(f"| {key} | {_cell(metrics[key]) if key in metrics else ''} | {_cell(value)} |")
+        note = f" {_cell(where['note'])}." if where.get("note") else ""
+        parts.append("\n".join(lines) + f"\n\nThe real-data run: {_cell(where['model'])}; {_cell(where['data'])}; "
+                     f"`--set` {_cell(where['sizes'])}; {_cell(where['hardware'])}.{note}")
+    seeds = results / "seeds" / "summary.json"
+    if seeds.is_file() and notebook in json.loads(seeds.read_text(encoding="utf-8"))["chapters"]:
+        parts.append("Real data on CPU, one run per seed (chapters 2 and 3 together):\n\n" + seeds_table(results))
+    if not parts:
+        return ("*No real-data run of this chapter is recorded here; the book's results page lists the "
+                "recorded runs with their provenance.*")
+    return "\n\n".join(parts)
+
+
 def ranking_sentence(summary: dict) -> str:
     """What the seeds' means say about the source's ranking, in words, from the numbers."""
     rank = summary["ranking"]
