@@ -27,7 +27,6 @@ count as torchvision's `resnet18`), wrapped by `ResNetClassifier`:
 
 from __future__ import annotations
 
-import fnmatch
 import gzip
 import io
 import string
@@ -43,6 +42,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from ftcourse._env import data_dir
 from ftcourse._env import profile as active_profile
+from ftcourse.adapt.basics import parameter_matches
 from ftcourse.data import ClassificationData
 
 IMAGE_SIZE = 32
@@ -435,8 +435,9 @@ def replace_resnet_head(model: ResNetClassifier, num_class: int) -> nn.Linear:
 
 
 def param_groups(model: nn.Module, lrs: Mapping[str, float]) -> list[dict]:
-    """Optimizer parameter groups, one per glob pattern of parameter names, each with its own
-    learning rate: `{"resnet.classifier.*": 1e-3, "*.stages.[23].*": 1e-4}`.
+    """Optimizer parameter groups, one per parameter-name pattern, each with its own learning
+    rate: `{"resnet.classifier": 1e-3, "*.stages.[23].*": 1e-4}` (patterns as `unfreeze` reads
+    them: `ftcourse.adapt.basics.MATCHING_RULE`).
 
     Only trainable parameters are grouped; the first pattern that matches a name wins. Raises
     when a pattern matches no trainable parameter or a trainable parameter matches no pattern,
@@ -449,7 +450,7 @@ def param_groups(model: nn.Module, lrs: Mapping[str, float]) -> list[dict]:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        pattern = next((p for p in lrs if fnmatch.fnmatchcase(name, p)), None)
+        pattern = next((p for p in lrs if parameter_matches(name, p)), None)
         if pattern is None:
             unmatched.append(name)
         else:

@@ -41,3 +41,31 @@ def test_replace_head_is_fresh_and_trainable():
         replace_head(model, 2, attribute="emb")
     with pytest.raises(ValueError, match="at least 2"):
         replace_head(model, 1)
+
+
+def test_replace_head_follows_a_dotted_path():
+    model = torch.nn.Sequential()
+    model.add_module("body", torch.nn.Linear(3, 6))
+    model.add_module("head", torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(6, 4)))
+    model.head.add_module("fc", torch.nn.Linear(6, 5, bias=False))
+    new = replace_head(model, num_classes=3, attribute="head.fc")
+    assert model.head.fc is new and (new.in_features, new.out_features) == (6, 3) and new.bias is None
+    assert replace_head(model, 2, attribute="head.1") is model.head[1]
+    with pytest.raises(ValueError, match=r"model\.head is Sequential, not nn\.Linear.*attribute="):
+        replace_head(model, 2, attribute="head")
+    with pytest.raises(ValueError, match=r"model\.head\.nope is missing.*top-level modules are: body, head"):
+        replace_head(model, 2, attribute="head.nope")
+    with pytest.raises(ValueError, match=r"model\.tail\.fc is missing"):
+        replace_head(model, 2, attribute="tail.fc")
+
+
+def test_the_package_re_exports_the_public_api():
+    import ftcourse.adapt as adapt
+    from ftcourse.adapt import adapters, basics, lora
+
+    assert {"apply_lora", "add_adapters", "add_bert_adapters", "freeze", "unfreeze", "count_parameters",
+            "replace_head", "merge_lora", "unmerge_lora", "unload_lora", "save_lora", "load_lora",
+            "save_adapters", "load_adapters", "LoRALayer", "LinearWithLoRA", "BottleneckAdapter"} <= set(adapt.__all__)
+    for name in adapt.__all__:
+        origin = next(m for m in (adapters, basics, lora, adapt.inject) if hasattr(m, name))
+        assert getattr(adapt, name) is getattr(origin, name), name

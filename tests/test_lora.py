@@ -19,6 +19,7 @@ from ftcourse.adapt.lora import (
     lora_state_dict,
     merge_lora,
     save_lora,
+    unload_lora,
     unmerge_lora,
 )
 from ftcourse.models import LeNet, MeanEmbeddingClassifier, TransformerClassifier
@@ -189,6 +190,43 @@ def test_merged_equals_unmerged_and_unmerge_restores(case):
         torch.testing.assert_close(
             layer.linear.weight, original[f"{name}.weight"], atol=1e-6, rtol=0
         )
+
+
+@pytest.mark.parametrize("merged_first", [False, True])
+def test_unload_with_merge_keeps_the_fine_tuned_outputs_in_plain_linears(case, merged_first):
+    base, x, targets, _ = case
+    total = count_parameters(base).total
+    names = apply_lora(base, targets, rank=4, alpha=8)
+    randomise_lora(base)
+    with_lora = run(base, x)
+    if merged_first:
+        merge_lora(base)
+    assert unload_lora(base) == names
+    torch.testing.assert_close(run(base, x), with_lora, atol=1e-5, rtol=0)
+    assert not any(isinstance(m, (LinearWithLoRA, LoRALayer)) for m in base.modules())
+    assert all(type(base.get_submodule(n)) is nn.Linear for n in names)
+    assert count_parameters(base).total == total
+    with pytest.raises(ValueError, match="no LoRA layers"):
+        unload_lora(base)
+
+
+@pytest.mark.parametrize("merged_first", [False, True])
+def test_unload_without_merge_gives_back_the_base_model(case, merged_first):
+    base, x, targets, _ = case
+    expected = run(base, x)
+    original = copy.deepcopy(base.state_dict())
+    total = count_parameters(base).total
+    names = apply_lora(base, targets, rank=4, alpha=8)
+    randomise_lora(base)
+    if merged_first:
+        merge_lora(base)
+    assert not torch.allclose(run(base, x), expected, atol=1e-4)
+    assert unload_lora(base, merge=False) == names
+    torch.testing.assert_close(run(base, x), expected, atol=1e-5, rtol=0)
+    assert count_parameters(base).total == total
+    for key, value in base.state_dict().items():
+        torch.testing.assert_close(value, original[key], atol=1e-6, rtol=0)
+    assert set(base.state_dict()) == set(original)
 
 
 def _zero_b(module: nn.Module) -> None:

@@ -23,26 +23,27 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ftcourse.adapt import freeze
-from ftcourse.adapt.adapters import (
+from ftcourse.adapt.basics import MATCHING_RULE, as_patterns, freeze, name_matches
+from ftcourse.adapt.files import (
+    load_partial_state_dict,
+    load_tensor_file,
+    partial_state_dict,
+    save_tensor_file,
+    saved_module,
+)
+from ftcourse.adapt.inject import (
+    AdapterModule,
     LinearWrapper,
-    _as_list,
-    _get_module,
-    _load_partial,
-    _load_tensors,
-    _matches,
-    _partial_state,
-    _replace,
-    _save_tensors,
-    _select_linears,
-    _select_modules,
-    _set_trainable,
+    mark_trainable,
+    replace_module,
+    select_linears,
+    select_modules,
 )
 
 CONVENTIONS = ("peft", "seed002")
 
 
-class LoRALayer(nn.Module):
+class LoRALayer(AdapterModule):
     """The low-rank update alone: x -> scaling * (x @ A @ B), with A [in_dim, rank], B [rank, out_dim].
 
     B starts at zero, so the wrapped layer starts exactly equal to the pre-trained one.
@@ -154,15 +155,16 @@ def apply_lora(
     LoRA weights and `train_modules` (e.g. ("classifier",) for a new head). Chapters 04-05.
 
     A target is an exact name, a name suffix as in PEFT (`"query"` matches
-    `encoder.layer.0.attention.self.query`) or a glob. Raises naming any target that matches
-    nothing, and refuses layers that are already wrapped. Returns the wrapped names.
+    `encoder.layer.0.attention.self.query`) or a glob (`ftcourse.adapt.basics.MATCHING_RULE`).
+    Raises naming any target that matches nothing, and refuses layers that are already wrapped.
+    Returns the wrapped names.
     """
-    names = _select_linears(model, target_modules, "apply_lora")
-    keep = _select_modules(model, train_modules, "train_modules") if _as_list(train_modules) else []
+    names = select_linears(model, target_modules, "apply_lora")
+    keep = select_modules(model, train_modules, "train_modules") if as_patterns(train_modules) else []
     LoRALayer(1, 1, rank, alpha, convention)  # validate the settings before touching the model
     for name in names:
-        _replace(model, name, LinearWithLoRA(model.get_submodule(name), rank, alpha, convention))
-    _set_trainable(model, (LoRALayer,), keep)
+        replace_module(model, name, LinearWithLoRA(model.get_submodule(name), rank, alpha, convention))
+    mark_trainable(model, LoRALayer, keep)
     return names
 
 
@@ -175,14 +177,14 @@ def conv1d_to_linear(model: nn.Module, target_modules: str | Iterable[str]) -> l
     fly when told `fan_in_fan_out=True`. Raises for a target that matches no Conv1D; returns the
     names replaced.
     """
-    targets = _as_list(target_modules)
+    targets = as_patterns(target_modules)
     convs = [n for n, m in model.named_modules() if type(m).__name__ == "Conv1D"]
-    found = {t: [n for n in convs if _matches(n, t)] for t in targets}
+    found = {t: [n for n in convs if name_matches(n, t)] for t in targets}
     missing = [t for t, names in found.items() if not names]
     if not targets or missing:
         raise ValueError(
             f"conv1d_to_linear: target(s) {missing or targets} match no Conv1D in {type(model).__name__}; "
-            f"its Conv1D layers are: {', '.join(convs[:12]) or 'none'}"
+            f"its Conv1D layers are: {', '.join(convs[:12]) or 'none'} ({MATCHING_RULE})"
         )
     names = [n for n in convs if any(n in hits for hits in found.values())]
     for name in names:
@@ -195,7 +197,7 @@ def conv1d_to_linear(model: nn.Module, target_modules: str | Iterable[str]) -> l
             if conv.bias is not None:
                 linear.bias.copy_(conv.bias)
         linear.weight.requires_grad_(conv.weight.requires_grad)
-        _replace(model, name, linear)
+        replace_module(model, name, linear)
     return names
 
 
@@ -209,9 +211,26 @@ def unmerge_lora(model: nn.Module) -> list[str]:
     return [name for name, layer in _lora_layers(model).items() if layer.unmerge()]
 
 
+def unload_lora(model: nn.Module, merge: bool = True) -> list[str]:
+    """Put a plain `nn.Linear` back in place of every `LinearWithLoRA`, in place. Chapters 04-05.
+
+    `merge=True` keeps the fine-tuned behaviour (the update folded into the weight, PEFT's
+    `merge_and_unload`): a model with no trace of LoRA, as fast as the base. `merge=False` drops
+    the update and gives back the pre-trained layer (PEFT's `unload`). Returns the names.
+    """
+    layers = _lora_layers(model)
+    for name, layer in layers.items():
+        if merge:
+            layer.merge()
+        else:
+            layer.unmerge()
+        replace_module(model, name, layer.linear)
+    return list(layers)
+
+
 def lora_state_dict(model: nn.Module, include: str | Iterable[str] = ()) -> dict[str, torch.Tensor]:
     """A, B and scaling of every LoRA layer, plus the `include`d modules (e.g. a new head)."""
-    return _partial_state(model, LoRALayer, include, "LoRA layers", "call apply_lora first")[0]
+    return partial_state_dict(model, LoRALayer, include, "LoRA layers", "call apply_lora first")[0]
 
 
 def save_lora(model: nn.Module, path: str | Path, include: str | Iterable[str] = ()) -> Path:
@@ -219,7 +238,7 @@ def save_lora(model: nn.Module, path: str | Path, include: str | Iterable[str] =
 
     Seed 002 saves A, B, alpha and the output layer in four files; this is the one-file version.
     """
-    tensors, included = _partial_state(
+    tensors, included = partial_state_dict(
         model, LoRALayer, include, "LoRA layers", "call apply_lora first"
     )
     layers = {
@@ -236,16 +255,16 @@ def save_lora(model: nn.Module, path: str | Path, include: str | Iterable[str] =
         "layers": json.dumps(layers),
         "include": json.dumps(included),
     }
-    return _save_tensors(path, tensors, meta)
+    return save_tensor_file(path, tensors, meta)
 
 
 def load_lora(base_model: nn.Module, path: str | Path, trainable: bool = False) -> list[str]:
     """Apply the saved LoRA layers to a freshly built base model and load their weights and the
     saved modules. Frozen for inference unless `trainable`; returns the LoRA layer names."""
-    tensors, meta = _load_tensors(path, "ftcourse.lora")
+    tensors, meta = load_tensor_file(path, "ftcourse.lora")
     layers = json.loads(meta["layers"])
     for name, spec in layers.items():
-        module = _get_module(base_model, name, path)
+        module = saved_module(base_model, name, path)
         if isinstance(module, LinearWithLoRA):
             if module.merged:
                 raise ValueError(
@@ -256,16 +275,16 @@ def load_lora(base_model: nn.Module, path: str | Path, trainable: bool = False) 
                     f"{path}: {name} has rank {module.lora.rank} here, {spec['rank']} in the file"
                 )
         elif isinstance(module, nn.Linear):
-            _replace(
+            replace_module(
                 base_model,
                 name,
                 LinearWithLoRA(module, spec["rank"], spec["alpha"], spec["convention"]),
             )
         else:
             raise ValueError(f"{path}: {name!r} is a {type(module).__name__} here, not a Linear")
-    _load_partial(base_model, tensors, path)
+    load_partial_state_dict(base_model, tensors, path)
     if trainable:
-        _set_trainable(base_model, (LoRALayer,), json.loads(meta["include"]))
+        mark_trainable(base_model, LoRALayer, json.loads(meta["include"]))
     else:
         freeze(base_model)
     return list(layers)
@@ -281,5 +300,6 @@ __all__ = [
     "lora_state_dict",
     "merge_lora",
     "save_lora",
+    "unload_lora",
     "unmerge_lora",
 ]
