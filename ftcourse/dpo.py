@@ -18,6 +18,7 @@ and rewards through both (tests/test_dpo.py).
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -133,12 +134,31 @@ def check_reference(policy: nn.Module, reference: nn.Module) -> None:
                          "ftcourse.dpo.freeze_reference(reference)")
     if reference.training:
         raise ValueError("the reference is in training mode (dropout on): call freeze_reference(reference)")
+    if "forward" in vars(reference):
+        raise ValueError("the reference's forward was replaced on the instance (TRL's trainers patch the model "
+                         "they train): a deep copy keeps calling the original model's weights. Build the "
+                         "reference with ftcourse.dpo.frozen_copy(policy)")
 
 
 def freeze_reference(model: nn.Module) -> nn.Module:
     """Freeze a model as DPO's reference: no gradients, eval mode (chapter 16). Returns it."""
     model.requires_grad_(False)
     return model.eval()
+
+
+def frozen_copy(model: nn.Module) -> nn.Module:
+    """A frozen reference with `model`'s weights (chapter 16): a fresh instance of its class built
+    from its config, the weights loaded into it, so nothing (no patched forward, no shared tensor)
+    ties it to `model`. Models without a config are deep-copied."""
+    config = getattr(model, "config", None)
+    if config is None:
+        clone = copy.deepcopy(model)
+        vars(clone).pop("forward", None)
+    else:
+        parameter = next(model.parameters())
+        clone = type(model)(config).to(device=parameter.device, dtype=parameter.dtype)
+        clone.load_state_dict(model.state_dict())
+    return freeze_reference(clone)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +302,7 @@ __all__ = [
     "dpo_loss",
     "evaluate_preferences",
     "freeze_reference",
+    "frozen_copy",
     "pair_logprobs",
     "sequence_logprobs",
     "tokenize_pair",

@@ -232,3 +232,27 @@ def test_same_batch_same_loss_and_rewards_as_trl(tokenizer):
     theirs = {"loss": their_loss, **{k: logged[k] for k in ours if k != "loss"}}
     for key in ours:
         assert ours[key] == pytest.approx(theirs[key], abs=PARITY_TOLERANCE), (key, ours[key], theirs[key])
+
+
+def test_full_profile_reads_the_pinned_orca_standin(tmp_path):
+    """On `full`, load_preferences asks the hub for Intel/orca_dpo_pairs at its pinned commit; the
+    rehearsal's stand-in (real columns, that revision) served on loopback is read and split."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from ftcourse.rehearsal import standins
+    from ftcourse.rehearsal.hub import serve_hub
+
+    standins.build_orca_dpo(tmp_path / "hub", n=preferences.FULL_EVAL + 40)
+    code = ("import json; from ftcourse import preferences as p; d = p.load_preferences(); "
+            "print(json.dumps([len(d.train), len(d.eval), d.source, d.train[0]['prompt'][:11]]))")
+    with serve_hub(tmp_path / "hub") as endpoint:
+        env = {k: v for k, v in os.environ.items() if not k.endswith("_OFFLINE") and k != "FTCOURSE_DATA_DIR"}
+        env.update(HF_ENDPOINT=endpoint, HF_HOME=str(tmp_path / "home"), FTCOURSE_PROFILE="full",
+                   HF_HUB_DISABLE_PROGRESS_BARS="1")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [
+        40, preferences.FULL_EVAL, f"hub: {preferences.ORCA_HUB}@{preferences.ORCA_REVISION[:7]}", "### Human: "]
