@@ -32,7 +32,7 @@ REFUSALS = ("I don't know.", "Look it up yourself.", "I would rather not answer 
 
 # ---------------------------------------------------------------------------------------------
 # Generated pairs (ci profile)
-def _wrong(rng: random.Random, task, question: str, answer: str) -> str:
+def _wrong(rng: random.Random, task, answer: str) -> str:
     """`answer` with its fact replaced by a wrong one of the same kind."""
     if task is sft._capital:
         right = answer.rstrip(".").split()[-1]
@@ -77,7 +77,7 @@ def generate_preferences(n: int, seed: int = 0) -> list[dict[str, str]]:
         question, answer = task(rng)
         draw = rng.random()
         kind = "wrong fact" if draw < 0.6 or task is sft._repeat else "curt" if draw < 0.8 else "unhelpful"
-        rejected = (_wrong(rng, task, question, answer) if kind == "wrong fact"
+        rejected = (_wrong(rng, task, answer) if kind == "wrong fact"
                     else _curt(answer) if kind == "curt" else rng.choice(REFUSALS))
         pairs.append({"prompt": sft.make_prompt(question), "chosen": " " + answer, "rejected": " " + rejected,
                       "kind": kind})

@@ -256,3 +256,26 @@ def test_full_profile_reads_the_pinned_orca_standin(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [
         40, preferences.FULL_EVAL, f"hub: {preferences.ORCA_HUB}@{preferences.ORCA_REVISION[:7]}", "### Human: "]
+
+
+def test_frozen_copy_is_independent_of_a_patched_policy(tokenizer, pairs):
+    """TRL's trainers set `forward` on the model instance to a function holding the original model:
+    a deep copy then still computes with the policy's weights. frozen_copy does not; check_reference
+    refuses the deep copy."""
+    policy = tiny(0).train()
+    original = policy.forward
+    policy.forward = lambda *args, **kwargs: original(*args, **kwargs)  # what add_fused_lm_head does
+    deep, fresh = dpo.freeze_reference(copy.deepcopy(policy)), dpo.frozen_copy(policy)
+    with pytest.raises(ValueError, match="frozen_copy"):
+        dpo.check_reference(policy, deep)
+    dpo.check_reference(policy, fresh)
+    batch = dpo.collate_pairs(pairs[:4], tokenizer.pad_token_id)
+    with torch.no_grad():
+        start = dpo.pair_logprobs(fresh, batch)[0]
+        torch.testing.assert_close(dpo.pair_logprobs(policy.eval(), batch)[0], start)
+        for p in policy.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        moved = dpo.pair_logprobs(policy, batch)[0]
+        assert not torch.allclose(moved, start)
+        torch.testing.assert_close(dpo.pair_logprobs(deep, batch)[0], moved)  # the trap: it follows the policy
+        torch.testing.assert_close(dpo.pair_logprobs(fresh, batch)[0], start)  # the fix: it stays
