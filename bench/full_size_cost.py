@@ -79,6 +79,11 @@ WORKLOADS = [
     Workload("14", "ResNet-18, last two stages", "resnet_last2", 64, 224, 25_000, 5),
     # 15: the SST-2 DistilBERT fine-tuned further on 2,000 IMDB reviews, 256 tokens, batch 16.
     Workload("15", "DistilBERT SST-2, 1 epoch", "distilbert_sst2", 16, 256, 2_000, 1),
+    # 16: OPT-350m SFT on the chosen answers of 2,000 Intel/orca_dpo_pairs pairs (batch 4, 512
+    # tokens), then DPO on the pairs (2 pairs a step: 4 sequences through the policy, forward and
+    # backward, and through the frozen reference, forward only), 1 epoch each.
+    Workload("16", "OPT-350m SFT on chosen answers", "opt350m_chosen", 4, 512, 2_000, 1),
+    Workload("16", "OPT-350m DPO, frozen reference", "opt350m_dpo", 2, 512, 2_000, 1),
 ]
 
 
@@ -124,8 +129,10 @@ def build(kind: str) -> tuple[nn.Module, str]:
             unfreeze(model, "pre_classifier.*")
             add_bert_adapters(model, bottleneck=64, train_modules=("classifier", "pre_classifier"))
         return model, "tokens"
-    if kind == "opt350m":
+    if kind in ("opt350m", "opt350m_chosen"):
         return transformers.OPTForCausalLM(full_config("sft")), "causal"
+    if kind == "opt350m_dpo":
+        return _DPOStep(transformers.OPTForCausalLM(full_config("sft"))), "pairs"
     if kind.startswith("gpt2"):
         import peft
 
@@ -147,7 +154,30 @@ def build(kind: str) -> tuple[nn.Module, str]:
     raise ValueError(f"unknown workload kind {kind!r}")
 
 
+class _DPOStep(nn.Module):
+    """Chapter 16's DPO step: the policy and a frozen copy as reference, the loss of ftcourse.dpo."""
+
+    def __init__(self, policy: nn.Module) -> None:
+        from ftcourse.dpo import frozen_copy
+
+        super().__init__()
+        self.policy, self.reference, self.config = policy, frozen_copy(policy), policy.config
+
+    def forward(self, input_ids, attention_mask, completion_mask):
+        from ftcourse.dpo import dpo_loss, pair_logprobs
+
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "completion_mask": completion_mask}
+        with torch.no_grad():
+            reference = pair_logprobs(self.reference, batch)
+        return type("Out", (), {"loss": dpo_loss(*pair_logprobs(self.policy, batch), *reference)[0]})()
+
+
 def make_batch(model: nn.Module, kind: str, batch: int, length: int, device: torch.device) -> dict:
+    if kind == "pairs":  # `batch` pairs: chosen rows then rejected rows, the second half answers
+        ids = torch.randint(5, model.config.vocab_size, (2 * batch, length), device=device)
+        answer = torch.zeros_like(ids)
+        answer[:, length // 2:] = 1
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "completion_mask": answer}
     config = getattr(model, "config", None)
     vocab = getattr(config, "vocab_size", 30_000)
     if kind == "images":

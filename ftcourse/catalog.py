@@ -117,6 +117,10 @@ DATASETS: dict[str, DatasetEntry] = {
         "CIFAR-10, first five classes (airplane, automobile, bird, cat, deer)", "uoft-cs/cifar10 (parquet)",
         "cifar10/plain_text/{train,test}-00000-of-00001.parquet", {"train": 25_000, "test": 5_000}, "images",
     ),
+    "orca_dpo": DatasetEntry(
+        "Intel/orca_dpo_pairs (system, question, chosen, rejected)", "Intel/orca_dpo_pairs@6ccacf6",
+        "orca_dpo_pairs/orca_rlhf.jsonl", {"train": 12_859}, "preference pairs",
+    ),
 }
 
 # Which models (roles of ftcourse.hf) and datasets each chapter uses on the `full` profile.
@@ -137,6 +141,7 @@ CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
     "12_peft_library": {"models": ("generation",), "data": ("guanaco",)},
     "13_adapterhub": {"models": ("distilbert",), "data": ("ag_news",)},
     "14_vision_transfer": {"models": (), "data": ("cifar10",)},
+    "16_preference_dpo": {"models": ("sft",), "data": ("orca_dpo",)},
 }
 
 

@@ -74,18 +74,19 @@ def test_full_loaders_read_the_standins(hub):
 
 
 def test_every_hub_id_the_full_profile_names_has_a_standin():
-    from ftcourse import hf, lm, ner, sft, vision
+    from ftcourse import hf, lm, ner, preferences, sft, vision
 
     named = {(spec.hub, "main") for role, spec in hf.MODELS.items() if role != "minilm"}
     named |= {(vision.RESNET18_HUB, "main"), (vision.CIFAR10_HUB, "main"), (lm.WIKITEXT_HUB[0], "main"),
               (sft.GUANACO_HUB, "main"), ("Yelp/yelp_review_full", "main"), (ner.HUB_SOURCES[0][0], ner.HUB_SOURCES[0][1])}
+    named.add((preferences.ORCA_HUB, preferences.ORCA_REVISION))
     assert named <= set(standins.SOURCES), sorted(named - set(standins.SOURCES))
 
 
 def test_every_standin_has_its_source():
     built = {(hub_id, "main") for hub_id in standins.MODEL_STANDINS}
     built |= {(standins.RESNET18, "main"), (standins.WIKITEXT[0], "main"), (standins.YELP, "main"),
-              (standins.GUANACO, "main"), standins.CONLL, (standins.CIFAR10, "main")}
+              (standins.GUANACO, "main"), standins.CONLL, (standins.CIFAR10, "main"), standins.ORCA_DPO}
     assert built == set(standins.SOURCES)
     assert all(len(source) > 40 for source in standins.SOURCES.values())
 

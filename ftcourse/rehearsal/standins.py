@@ -65,6 +65,9 @@ SOURCES: dict[tuple[str, str], str] = {
         "hub parquet export: conll2003/{train,validation,test}/0000.parquet at refs%2Fconvert%2Fparquet (resolve "
         "URLs in public code); columns id, tokens, pos_tags, chunk_tags, ner_tags (ClassLabel names of the "
         "conll2003 loading script, as copied in public code)",
+    ("Intel/orca_dpo_pairs", "6ccacf6d3ab601b17cc05a971c94749057f77fa4"):
+        "hub file list at that commit (\"Add DPO tag\"): README.md, orca_rlhf.jsonl (36.3 MB, one split, "
+        "12,859 rows); dataset viewer and derived datasets' cards: string columns system, question, chosen, rejected",
     ("uoft-cs/cifar10", "main"):
         "hub file list: plain_text/{train,test}-00000-of-00001.parquet (resolve URLs of uoft-cs/cifar10 in public "
         "download scripts); dataset card: img (Image), label ClassLabel(airplane ... truck)",
@@ -92,6 +95,7 @@ GUANACO = "timdettmers/openassistant-guanaco"
 CONLL = ("eriktks/conll2003", "refs/convert/parquet")
 CONLL_NER = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC")
 CIFAR10 = "uoft-cs/cifar10"
+ORCA_DPO = ("Intel/orca_dpo_pairs", "6ccacf6d3ab601b17cc05a971c94749057f77fa4")
 _POSITIONS = {"bert": {"max_position_embeddings": 512}, "distilbert": {"max_position_embeddings": 512},
               "gpt2": {"n_positions": 1024}, "opt": {"max_position_embeddings": 2048},
               "xlm-roberta": {"max_position_embeddings": 514}, "t5": {}}
@@ -246,6 +250,25 @@ def build_guanaco(root: Path, samples: Path | None) -> Path:
     return folder
 
 
+def build_orca_dpo(root: Path, n: int = 700) -> Path:
+    """Intel/orca_dpo_pairs at its pinned commit: orca_rlhf.jsonl with the real string columns,
+    rows made of chapter 16's generated pairs (every third with a system text)."""
+    from ftcourse import preferences, sft
+
+    repo, revision = ORCA_DPO
+    folder = repo_folder(root, "dataset", repo, revision)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "orca_rlhf.jsonl").open("w", encoding="utf-8") as out:
+        for k, pair in enumerate(preferences.generate_preferences(n, 7)):
+            question = pair["prompt"].removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT).strip()
+            row = {"system": "You are a helpful assistant." if k % 3 == 0 else "", "question": question,
+                   "chosen": pair["chosen"].strip(), "rejected": pair["rejected"].strip()}
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (folder / "README.md").write_text(f"---\nlicense: apache-2.0\n---\n# {repo} (rehearsal stand-in)\n\n"
+                                      f"Shape as seen in: {SOURCES[ORCA_DPO]}\n")
+    return folder
+
+
 def build_conll(root: Path, samples: Path | None, splits: dict[str, list[dict]] | None = None) -> Path:
     """The CoNLL parquet branch: eng.train and eng.testa from `samples` as train and validation, a
     generated test split; or the sentences (`ner.read_conll`'s dicts) of `splits` when given."""
@@ -331,6 +354,7 @@ def build_all(root: str | Path, samples: str | Path | None = None) -> list[tuple
     build_guanaco(root, samples)
     build_conll(root, samples)
     build_cifar10(root)
+    build_orca_dpo(root)
     (root / "SOURCES.json").write_text(json.dumps({f"{r}@{v}": s for (r, v), s in SOURCES.items()}, indent=1))
     return [("model" if (root / "models" / r.replace("/", "--")).is_dir() else "dataset", f"{r}@{v}", s)
             for (r, v), s in SOURCES.items()]
