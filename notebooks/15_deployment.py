@@ -51,8 +51,10 @@ from transformers import pipeline
 import ftcourse
 from ftcourse import catalog, data, hf, monitor, results
 from ftcourse.adapt import count_parameters
+from ftcourse.bert import make_loader
 from ftcourse.monitor import Canary, Slice
 from ftcourse.serve import Predictor, create_app
+from ftcourse.train import fit
 from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
@@ -96,9 +98,14 @@ test_items = rng.sample(imdb.test, min(2 * SLICE_SIZE, len(imdb.test)))  # refer
 tokenizer = hf.load_tokenizer(ROLE)
 model = hf.load_model(ROLE).to(ftcourse.device())
 print(count_parameters(model), model.config.id2label)
-losses = hf.train_classifier(model, tokenizer, train_items, epochs=EPOCHS, lr=LR, max_length=MAX_LENGTH,
-                             seed=SEED, desc="fine-tune")
-print("mean training loss per epoch:", [round(v, 3) for v in losses])
+train_loader = make_loader(train_items, tokenizer, batch_size=32, shuffle=True, max_length=MAX_LENGTH,
+                           bucket=False, seed=SEED)
+ftcourse.set_seed(SEED)  # dropout draws from the global generator
+history = fit(hf.LogitsOnly(model), train_loader, epochs=EPOCHS, clip=None, desc="fine-tune",
+              optimizer=torch.optim.AdamW(model.parameters(), lr=LR))
+model.eval()  # fit leaves the model in training mode (dropout on)
+losses = history.loss
+print("training loss per epoch:", [round(v, 3) for v in losses])
 
 # %% [markdown]
 # ## Saving the checkpoint
@@ -233,7 +240,7 @@ assert status == {"health": 200, "predict": 200, "batch": 200, "empty_text": 422
 #   domain with another vocabulary: what a movie-review model meets when its users change.
 
 # %%
-yelp = hf.load_yelp()
+yelp = data.load_yelp()
 print(f"Yelp: {yelp.source}")
 yelp_items = random.Random(SEED).sample(yelp.test, min(SLICE_SIZE, len(yelp.test)))
 slices_items = {
