@@ -27,9 +27,10 @@ from ftcourse import corpora
 from ftcourse._env import cache_dir
 from ftcourse._env import profile as active_profile
 from ftcourse.hub import (
-    HubUnavailableError as HubUnavailableError,  # what load_model/load_tokenizer raise
+    HubUnavailableError,  # noqa: F401  (re-exported: load_model/load_tokenizer raise it)
+    hub_errors,
+    unavailable,
 )
-from ftcourse.hub import hub_errors, unavailable
 
 # Bump when `train_tokenizer`'s method changes. With the training text's hash and the settings it
 # keys the cached ci tokenizers, so a changed generator or recipe trains a new one.
