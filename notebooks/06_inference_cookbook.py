@@ -75,7 +75,7 @@ transformers.logging.set_verbosity_error()  # keep the pages free of load-time n
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
-SENTIMENT_EPOCHS = ftcourse.choose(ci=2, full=0)  # the full model is already fine-tuned on SST-2
+SENTIMENT_EPOCHS = ftcourse.choose(ci=3, full=0)  # the full model is already fine-tuned on SST-2
 SENTIMENT_TRAIN, SENTIMENT_TEST = ftcourse.choose(ci=(600, 300), full=(0, 300))
 MAX_NEW_TOKENS = ftcourse.choose(ci=12, full=40)
 timer = results.Timer()
@@ -407,8 +407,8 @@ path = results.record(
 print(path.name, metrics)
 if PROFILE == "ci":
     # Both paths must agree exactly on every task. The random stand-in guesses (measured with
-    # SEED 0: 0.493 before training) and the trained one does not (0.907 after 2 epochs; the
-    # generated labels carry 3% noise).
+    # SEED 0: 0.493 before training) and the trained one does not (0.877 after 3 epochs; 0.88-0.92
+    # over seeds 0-4, where 2 epochs gave 0.78-0.91; the generated labels carry 3% noise).
     results.check(metrics, {
         **{name: (1.0, 1.0) for name in agreements},
         "accuracy/sentiment_before": (0.3, 0.7),

@@ -62,8 +62,10 @@ PROFILE = ftcourse.profile()
 SEED = 0
 ROLE = "sentiment"  # full: distilbert-base-uncased-finetuned-sst-2-english; ci: its tiny stand-in
 TRAIN_SIZE = ftcourse.choose(ci=600, full=2000)  # IMDB reviews for the fine-tuning step
-EPOCHS = ftcourse.choose(ci=2, full=1)
-LR = ftcourse.choose(ci=5e-3, full=2e-5)  # the ci stand-in starts from random weights
+EPOCHS = ftcourse.choose(ci=4, full=1)
+# The ci stand-in starts from random weights. At 5e-3 some seeds collapse to chance (0.51 of
+# seeds 0-4); 1e-3 for 4 epochs gave 0.86-0.93 on every one of them.
+LR = ftcourse.choose(ci=1e-3, full=2e-5)
 MAX_LENGTH = ftcourse.choose(ci=128, full=256)
 SLICE_SIZE = ftcourse.choose(ci=300, full=1000)  # texts per monitoring slice
 timer = results.Timer()
@@ -397,7 +399,7 @@ path = results.record(
 )
 print(path.name, metrics)
 if PROFILE == "ci":
-    # Measured with SEED 0: agreement 1.0, in-domain accuracy 0.87 (chance is 0.5),
+    # Measured with SEED 0: agreement 1.0, in-domain accuracy 0.90 (chance is 0.5),
     # the status codes, 0 features drifted on the same distribution (largest PSI 0.045), 3 on the
     # restaurant reviews (vocabulary PSI 1.28), 4/4 canaries passed and 4/4 failed when swapped.
     results.check(metrics, {
