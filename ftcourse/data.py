@@ -1,4 +1,4 @@
-"""Datasets and loaders for both profiles: IMDB, AG News and GloVe, plus batching.
+"""Datasets and loaders for both profiles: IMDB, AG News, Yelp and GloVe, plus batching.
 
 `full` reads the original on-disk formats (the `aclImdb/` tree, `ag_news_csv/`, GloVe text files)
 from `FTCOURSE_DATA_DIR`, or downloads them through `ftcourse.download`; `ci` uses the corpora
@@ -30,6 +30,7 @@ from ftcourse.text import GloVe, Vocab, basic_english, load_glove, save_glove
 
 IMDB_CLASSES = ["negative review", "positive review"]  # the seeds' imdb_label
 AG_NEWS_CLASSES = ["World", "Sports", "Business", "Sci/Tech"]
+YELP_CLASSES = ["1 star", "2 star", "3 stars", "4 stars", "5 stars"]  # the hub's names
 GLOVE_DEFAULT = "glove.6B.100d.txt"
 CI_SEED = 0
 CI_GLOVE_DIM = 50
@@ -206,6 +207,61 @@ def load_ag_news(profile: str | None = None) -> TextClassificationData:
             raise ValueError(f"{folder / 'classes.txt'} names {len(classes)} classes; AG News has 4")
     train, test = read_ag_news_csv(folder / "train.csv"), read_ag_news_csv(folder / "test.csv")
     return TextClassificationData("ag_news", train, test, classes, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# Yelp
+def read_yelp_csv(path: Path) -> list[tuple[int, str]]:
+    """Read a `yelp_review_full_csv` file (no header; class 1..5, text) as (label 0..4, text)."""
+    items = []
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        for row_number, row in enumerate(csv.reader(handle), start=1):
+            if len(row) != 2 or row[0].strip() not in {"1", "2", "3", "4", "5"}:
+                raise ValueError(
+                    f"{path}:{row_number}: expected '\"class 1-5\",\"text\"', got {row[:2]!r}; "
+                    "is this yelp_review_full_csv/train.csv or test.csv?"
+                )
+            items.append((int(row[0]) - 1, row[1]))
+    if not items:
+        raise ValueError(f"{path} holds no reviews")
+    return items
+
+
+def load_yelp(profile: str | None = None) -> TextClassificationData:
+    """Yelp reviews, 5 classes (1-5 stars as 0-4), train and test, for the profile (chapter 08)."""
+    if active_profile(profile) == "ci":
+        n_train, n_test = corpora.YELP_SIZES
+        return TextClassificationData("yelp", corpora.generate_yelp(n_train, 0), corpora.generate_yelp(n_test, 1),
+                                      list(YELP_CLASSES), "generated (ci profile, seed 0)")
+    root = data_dir()
+    if root is not None:
+        folder = root / "yelp_review_full_csv"
+        if not (folder / "train.csv").is_file() or not (folder / "test.csv").is_file():
+            raise FileNotFoundError(
+                f"yelp_review_full_csv/{{train,test}}.csv not found in {root} (FTCOURSE_DATA_DIR). "
+                "Put a copy there, unset FTCOURSE_DATA_DIR to download, or set FTCOURSE_PROFILE=ci."
+            )
+        return TextClassificationData("yelp", read_yelp_csv(folder / "train.csv"),
+                                      read_yelp_csv(folder / "test.csv"), list(YELP_CLASSES), str(folder))
+    from ftcourse.hub import load_hub_dataset
+
+    hub = load_hub_dataset("Yelp/yelp_review_full")
+    split = {name: list(zip(hub[name]["label"], hub[name]["text"])) for name in ("train", "test")}
+    return TextClassificationData("yelp", split["train"], split["test"], list(YELP_CLASSES),
+                                  "hub: Yelp/yelp_review_full")
+
+
+def to_dataset_dict(data: TextClassificationData):
+    """A `datasets.DatasetDict` (text, label as ClassLabel) of a (label, text) dataset (chapters 08, 09)."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=list(data.classes))})
+    return DatasetDict({
+        split: Dataset.from_dict(
+            {"text": [t for _, t in items], "label": [y for y, _ in items]}, features=features
+        )
+        for split, items in (("train", data.train), ("test", data.test))
+    })
 
 
 # ---------------------------------------------------------------------------------------------

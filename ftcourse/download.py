@@ -295,7 +295,7 @@ def _download(artefact: Artefact, dest: Path, progress: bool) -> None:
         try:
             _download_one(artefact, url, dest, progress)
             return
-        except Exception as exc:  # each failure is reported below; try the next URL
+        except _url_failures() as exc:  # each failure is reported below; try the next URL
             problems.append(f"  {url}\n    {type(exc).__name__}: {exc}")
     raise DownloadError(
         f"Could not download {artefact.name}; every URL failed:\n"
@@ -303,6 +303,15 @@ def _download(artefact: Artefact, dest: Path, progress: bool) -> None:
         + "\n"
         + _what_to_do(artefact)
     )
+
+
+def _url_failures() -> tuple[type[BaseException], ...]:
+    """What fetching one URL can fail with, so the next URL is tried: the network and files
+    (OSError, which requests' errors are), a cut stream (urllib3), a bad checksum or page
+    (DownloadError), an unsupported scheme (ValueError). Anything else is a bug and propagates."""
+    from urllib3.exceptions import HTTPError as StreamError
+
+    return (OSError, StreamError, DownloadError, ValueError)
 
 
 def _download_one(artefact: Artefact, url: str, dest: Path, progress: bool) -> None:

@@ -1,33 +1,40 @@
-"""Hugging Face models, tokenizers and datasets for both profiles, resolved in one place.
+"""Hugging Face models and tokenizers for both profiles, resolved in one place.
 
 Each chapter asks for a *role* ("sentiment", "generation", "bert_cased", ...), never a hub name.
 On `full` a role is the checkpoint the source documents use, from the hub. On `ci` it is a tiny
 model of the same family (hidden 64, 2 layers, 2 heads) built from a config with a tokenizer
 trained here on the generated corpora, so nothing is downloaded. Every tokenizer is checked for a
 real vocabulary: offline, `BertTokenizerFast.from_pretrained("bert-base-uncased")` does not fail,
-it returns an empty 5-token tokenizer that maps every word to [UNK]. Taught in chapters 06-10.
+it returns an empty 5-token tokenizer that maps every word to [UNK]. Hub datasets and the error
+for an unreachable hub are in `ftcourse.hub`; inference by hand in `ftcourse.inference`. Taught in
+chapters 06-10.
 """
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import json
-import math
 import os
-import random
 import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ftcourse import corpora
-from ftcourse._env import cache_dir, data_dir
-from ftcourse._env import profile as active_profile
-from ftcourse.data import TextClassificationData
+from torch import nn
 
-# Bump when the ci corpus or tokenizer recipes change: cached ci tokenizers are keyed on it.
-CI_VERSION = 1
+from ftcourse import corpora
+from ftcourse._env import cache_dir
+from ftcourse._env import profile as active_profile
+from ftcourse.hub import (
+    HubUnavailableError,  # noqa: F401  (re-exported: load_model/load_tokenizer raise it)
+    hub_errors,
+    unavailable,
+)
+
+# Bump when `train_tokenizer`'s method changes. With the training text's hash and the settings it
+# keys the cached ci tokenizers, so a changed generator or recipe trains a new one.
+TOKENIZER_RECIPE = 1
 CI_VOCAB_SIZE = 2000
 CI_MAX_LENGTH = 512
 KINDS = ("bert", "distilbert", "gpt2", "opt", "t5", "xlm-roberta")
@@ -76,10 +83,6 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-class HubUnavailableError(OSError):
-    """A model, tokenizer or dataset could not be had from the hub; the message says what to do."""
-
-
 # TrainingArguments fields renamed within transformers 5: {name now: name before}. Colab ships
 # 5.15, which knows only the old names; the project's pins (5.23) deprecate them.
 RENAMED_TRAINING_FIELDS = {
@@ -106,8 +109,6 @@ def checkpoint_dir(chapter: str, **settings) -> Path:
     """A folder for a chapter's Trainer checkpoints, named after the settings of the run
     (`cache_dir()/checkpoints/<chapter>-<hash of settings>`): a rerun with the same settings finds
     its checkpoints and resumes (`train_resumable`); a run with other settings starts afresh."""
-    import hashlib
-
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=repr).encode()).hexdigest()[:12]
     folder = cache_dir() / "checkpoints" / f"{chapter}-{digest}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -133,14 +134,6 @@ def _spec(role: str) -> ModelSpec:
     if role not in MODELS:
         raise KeyError(f"unknown role {role!r}; the roles are {sorted(MODELS)}")
     return MODELS[role]
-
-
-def _hub_error(what: str, err: Exception) -> HubUnavailableError:
-    return HubUnavailableError(
-        f"could not load {what} from the Hugging Face hub ({type(err).__name__}: {err}). "
-        "Connect to the internet (and unset HF_HUB_OFFLINE), or set FTCOURSE_PROFILE=ci to use the "
-        "offline stand-ins."
-    )
 
 
 def describe(role: str, profile: str | None = None) -> str:
@@ -263,26 +256,38 @@ def _sorted_unigram(tokenizer):
         return AutoTokenizer.from_pretrained(tmp)
 
 
-def ci_corpus(seed: int = 0) -> list[str]:
-    """The text ci tokenizers are trained on: generated reviews, news and NER sentences."""
-    from ftcourse import lm, ner
+@lru_cache(maxsize=1)
+def _tokenizer_texts() -> tuple[str, ...]:
+    return tuple(corpora.tokenizer_texts())
 
-    texts = [text for _, text in corpora.generate_reviews(600, seed)]
-    texts += [text for _, text in corpora.generate_news(600, seed)]
-    texts += [" ".join(s["tokens"]) for s in ner.generate_ner(600, seed)]
-    texts += [line for line in lm.generate_lm_corpus(600, seed) if line]
-    texts += [text for _, text in generate_yelp(300, seed)]
-    return texts
+
+def tokenizer_key(texts, kind: str, cased: bool, vocab_size: int) -> str:
+    """A hash of everything a ci tokenizer is built from: its training texts, its settings, the
+    recipe version and the `tokenizers` library. Edit a generator and the key changes (chapter 07)."""
+    import tokenizers
+
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")  # so that ["ab", "c"] and ["a", "bc"] differ
+    settings = [kind, cased, vocab_size, CI_MAX_LENGTH, TOKENIZER_RECIPE, tokenizers.__version__]
+    digest.update(json.dumps(settings).encode("utf-8"))
+    return digest.hexdigest()[:16]
 
 
 def ci_tokenizer_dir(kind: str, cased: bool, vocab_size: int = CI_VOCAB_SIZE) -> Path:
-    """The cached ci tokenizer of this family, trained on `ci_corpus()` on first use."""
-    name = f"{kind}-{'cased' if cased else 'uncased'}-{vocab_size}-v{CI_VERSION}.{corpora.VERSION}"
+    """The cached ci tokenizer of this family, trained on `corpora.tokenizer_texts()` on first use.
+
+    The cache folder is named after `tokenizer_key`, a hash of the texts and settings, so a
+    tokenizer is never reused once what built it has changed."""
+    texts = _tokenizer_texts()
+    key = tokenizer_key(texts, kind, cased, vocab_size)
+    name = f"{kind}-{'cased' if cased else 'uncased'}-{vocab_size}-{key}"
     target = cache_dir() / "ci" / "tokenizers" / name
     if (target / "tokenizer_config.json").is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer = train_tokenizer(kind, ci_corpus(), vocab_size, cased)
+    tokenizer = train_tokenizer(kind, texts, vocab_size, cased)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}."))
     try:
         tokenizer.save_pretrained(tmp)
@@ -309,9 +314,9 @@ def load_tokenizer(role: str, profile: str | None = None):
         source = ci_tokenizer_dir(spec.kind, spec.cased)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-    except OSError as err:  # what transformers raises when the hub is out of reach
+    except hub_errors() as err:
         if source == spec.hub:
-            raise _hub_error(f"the tokenizer of {spec.hub!r}", err) from err
+            raise unavailable(f"the tokenizer of {spec.hub!r}", err) from err
         raise
     return check_tokenizer(tokenizer)
 
@@ -390,9 +395,9 @@ def load_model(role: str, task: str | None = None, *, profile: str | None = None
         source = spec.hub if active_profile(profile) == "full" else _require_minilm()
         try:
             model = auto.from_pretrained(source, **kwargs)
-        except OSError as err:
+        except hub_errors() as err:
             if source == spec.hub:
-                raise _hub_error(f"the model {spec.hub!r}", err) from err
+                raise unavailable(f"the model {spec.hub!r}", err) from err
             raise
         return check_head_labels(model, role) if own_head else model
     import torch
@@ -469,225 +474,15 @@ def _require_minilm() -> Path:
     return path
 
 
-# ---------------------------------------------------------------------------------------------
-# Datasets
-def load_hub_dataset(name: str, config: str | None = None, revision: str | None = None):
-    """`datasets.load_dataset` with an error that says what to do when the hub is out of reach."""
-    from datasets import load_dataset
+class LogitsOnly(nn.Module):
+    """A Hugging Face classifier called as `ftcourse.train.fit` calls a model: `(input_ids,
+    attention_mask) -> logits`. It holds the model itself, so training it trains the model
+    (chapters 06 and 15 fine-tune the sentiment model this way)."""
 
-    try:
-        return load_dataset(name, config, revision=revision)
-    except Exception as err:  # offline, a missing revision, a script-only repo: each its own type
-        raise _hub_error(f"the dataset {name!r}" + (f" ({config})" if config else ""), err) from err
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
 
+    def forward(self, input_ids, attention_mask=None):
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
-def to_dataset_dict(data: TextClassificationData):
-    """A `datasets.DatasetDict` (text, label as ClassLabel) of a (label, text) dataset (chapter 09)."""
-    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-
-    features = Features({"text": Value("string"), "label": ClassLabel(names=list(data.classes))})
-    return DatasetDict({
-        split: Dataset.from_dict(
-            {"text": [t for _, t in items], "label": [y for y, _ in items]}, features=features
-        )
-        for split, items in (("train", data.train), ("test", data.test))
-    })
-
-
-YELP_CLASSES = ["1 star", "2 star", "3 stars", "4 stars", "5 stars"]  # the hub's names
-YELP_CI_SIZES = (1000, 200)
-_DISHES = ("pizza", "burger", "pasta", "soup", "salad", "steak", "curry", "tacos", "sushi", "coffee",
-           "dessert", "fries", "noodles", "sandwich", "breakfast")
-_PLACES = ("restaurant", "diner", "cafe", "bistro", "food truck", "bakery", "pub", "noodle bar")
-_YELP_GOOD = ("The {d} was {p}.", "Our server was {p} and quick.", "The staff were {p}.",
-              "The {d} tasted {p}, I would order it again.", "Prices were fair and the room was {p}.")
-_YELP_BAD = ("The {d} was {n}.", "Our server was {n} and slow.", "The staff were {n}.",
-             "The {d} tasted {n}, I would not order it again.", "Prices were high and the room was {n}.")
-
-
-def generate_yelp(n: int, seed: int = 0, noise: float = 0.05) -> list[tuple[int, str]]:
-    """`n` Yelp-like reviews as (stars - 1, text), 0..4; more stars, more praise (ci profile)."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(f"yelp:{seed}")
-    items = []
-    for k in range(n):
-        stars = k % 5
-        sentences = [f"We went to this {rng.choice(_PLACES)} for {rng.choice(_DISHES)}."]
-        for j in range(4):
-            template = rng.choice(_YELP_GOOD if j < stars else _YELP_BAD)
-            sentences.append(template.format(d=rng.choice(_DISHES), p=rng.choice(corpora.POSITIVE),
-                                             n=rng.choice(corpora.NEGATIVE)))
-        body = sentences[1:]
-        rng.shuffle(body)
-        label = stars if rng.random() >= noise else rng.choice([s for s in range(5) if s != stars])
-        items.append((label, " ".join(sentences[:1] + body)))
-    rng.shuffle(items)
-    return items
-
-
-def read_yelp_csv(path: Path) -> list[tuple[int, str]]:
-    """Read a `yelp_review_full_csv` file (no header; class 1..5, text) as (label 0..4, text)."""
-    items = []
-    with Path(path).open(newline="", encoding="utf-8") as handle:
-        for row_number, row in enumerate(csv.reader(handle), start=1):
-            if len(row) != 2 or row[0].strip() not in {"1", "2", "3", "4", "5"}:
-                raise ValueError(
-                    f"{path}:{row_number}: expected '\"class 1-5\",\"text\"', got {row[:2]!r}; "
-                    "is this yelp_review_full_csv/train.csv or test.csv?"
-                )
-            items.append((int(row[0]) - 1, row[1]))
-    if not items:
-        raise ValueError(f"{path} holds no reviews")
-    return items
-
-
-def load_yelp(profile: str | None = None) -> TextClassificationData:
-    """Yelp reviews, 5 classes (1-5 stars as 0-4), train and test, for the profile (chapter 08)."""
-    if active_profile(profile) == "ci":
-        n_train, n_test = YELP_CI_SIZES
-        return TextClassificationData("yelp", generate_yelp(n_train, 0), generate_yelp(n_test, 1),
-                                      list(YELP_CLASSES), "generated (ci profile, seed 0)")
-    root = data_dir()
-    if root is not None:
-        folder = root / "yelp_review_full_csv"
-        if not (folder / "train.csv").is_file() or not (folder / "test.csv").is_file():
-            raise FileNotFoundError(
-                f"yelp_review_full_csv/{{train,test}}.csv not found in {root} (FTCOURSE_DATA_DIR). "
-                "Put a copy there, unset FTCOURSE_DATA_DIR to download, or set FTCOURSE_PROFILE=ci."
-            )
-        return TextClassificationData("yelp", read_yelp_csv(folder / "train.csv"),
-                                      read_yelp_csv(folder / "test.csv"), list(YELP_CLASSES), str(folder))
-    hub = load_hub_dataset("Yelp/yelp_review_full")
-    split = {name: list(zip(hub[name]["label"], hub[name]["text"])) for name in ("train", "test")}
-    return TextClassificationData("yelp", split["train"], split["test"], list(YELP_CLASSES),
-                                  "hub: Yelp/yelp_review_full")
-
-
-
-# ---------------------------------------------------------------------------------------------
-# Inference by hand: what pipeline() does, step by step (chapter 06)
-def _encode(tokenizer, texts, model, max_length: int | None = None):
-    texts = [texts] if isinstance(texts, str) else list(texts)
-    if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
-        raise ValueError("give one or more non-empty texts")
-    padding = tokenizer.pad_token is not None and len(texts) > 1
-    if len(texts) > 1 and not padding:
-        raise ValueError("this tokenizer has no padding token: pass one text at a time")
-    encoded = tokenizer(texts, return_tensors="pt", padding=padding, truncation=max_length is not None,
-                        max_length=max_length)
-    return encoded.to(model.device)
-
-
-def classify_manually(model, tokenizer, texts, max_length: int | None = None) -> list[dict]:
-    """Text classification without `pipeline()`: tokenizer -> model -> logits -> softmax -> argmax
-    -> `id2label`. One {"label", "score"} per text, as the text-classification pipeline returns."""
-    import torch
-
-    encoded = _encode(tokenizer, texts, model, max_length)
-    model.eval()
-    with torch.no_grad():
-        logits = model(**encoded).logits  # [texts, classes], unnormalised scores
-    probs = torch.softmax(logits.float(), dim=-1)  # each row sums to 1
-    scores, ids = probs.max(dim=-1)  # argmax: the most probable class and its probability
-    return [{"label": model.config.id2label[int(i)], "score": float(s)} for i, s in zip(ids, scores)]
-
-
-def fill_mask_manually(model, tokenizer, text: str, top_k: int = 5) -> list[dict]:
-    """Fill-mask without `pipeline()`: the `top_k` most probable tokens at the one mask in `text`,
-    as {"token", "token_str", "score"} (the fill-mask pipeline's keys)."""
-    import torch
-
-    encoded = _encode(tokenizer, text, model)
-    where = (encoded["input_ids"][0] == tokenizer.mask_token_id).nonzero().flatten()
-    if len(where) != 1:
-        raise ValueError(f"the text must hold exactly one {tokenizer.mask_token}, it holds {len(where)}")
-    model.eval()
-    with torch.no_grad():
-        logits = model(**encoded).logits[0, int(where[0])]  # scores for every token of the vocabulary
-    scores, ids = torch.softmax(logits.float(), dim=-1).topk(top_k)
-    return [{"token": int(i), "token_str": tokenizer.decode([int(i)]), "score": float(s)}
-            for i, s in zip(ids, scores)]
-
-
-def greedy_generate(model, input_ids, attention_mask=None, max_new_tokens: int = 20):
-    """Greedy decoding written out: pick the most probable next token, append it, repeat, stop at
-    the end-of-sequence token. Works for decoder-only (GPT-2) and encoder-decoder (T5) models.
-
-    Returns (sequences, logits): sequences laid out as `model.generate` returns them (the prompt
-    and the new tokens for a decoder; the decoder start token and the new tokens for T5), and the
-    logits of each step. No key-value cache: each step runs the model on everything so far.
-    """
-    import torch
-
-    if input_ids.shape[0] != 1:
-        raise ValueError("greedy_generate decodes one text at a time (a batch needs padding rules)")
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    eos = model.generation_config.eos_token_id
-    eos = set(eos) if isinstance(eos, list) else {eos}
-    model.eval()
-    steps = []
-    with torch.no_grad():
-        if model.config.is_encoder_decoder:
-            encoder_outputs = model.get_encoder()(input_ids=input_ids, attention_mask=attention_mask)
-            sequence = torch.tensor([[model.config.decoder_start_token_id]], device=input_ids.device)
-        else:
-            sequence = input_ids
-        for _ in range(max_new_tokens):
-            if model.config.is_encoder_decoder:
-                out = model(encoder_outputs=encoder_outputs, attention_mask=attention_mask,
-                            decoder_input_ids=sequence)
-            else:
-                out = model(input_ids=sequence, attention_mask=torch.ones_like(sequence))
-            logits = out.logits[:, -1, :]  # the scores for the next token
-            steps.append(logits)
-            next_id = logits.argmax(dim=-1, keepdim=True)  # greedy: the most probable one
-            sequence = torch.cat([sequence, next_id], dim=-1)
-            if int(next_id) in eos:
-                break
-    return sequence, steps
-
-
-def train_classifier(model, tokenizer, items, *, epochs: int = 1, batch_size: int = 32, lr: float = 1e-3,
-                     max_length: int = 128, seed: int = 0, desc: str = "train") -> list[float]:
-    """A few epochs of AdamW on (label, text) pairs for a sequence-classification model; returns
-    the mean loss of each epoch. Chapter 06 uses it to give the ci sentiment stand-in real skill;
-    chapter 08 writes such a loop out in full."""
-    import torch
-
-    from ftcourse.train import tqdm
-
-    items = list(items)
-    if not items:
-        raise ValueError("train_classifier needs at least one (label, text) pair")
-    top = max(label for label, _ in items)
-    if top >= model.config.num_labels:
-        raise ValueError(f"labels go up to {top} but the model has {model.config.num_labels} outputs")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    model.train()
-    losses = []
-    steps_per_epoch = math.ceil(len(items) / batch_size)
-    devices = [model.device.index or 0] if model.device.type == "cuda" else []
-    bar = tqdm(total=epochs * steps_per_epoch, desc=desc, mininterval=1.0)
-    with torch.random.fork_rng(devices=devices), bar:
-        torch.manual_seed(seed)  # dropout draws from the global generator: the same seed, the same run
-        for _ in range(epochs):
-            order = torch.randperm(len(items), generator=generator).tolist()
-            total = 0.0
-            for start in range(0, len(items), batch_size):
-                batch = [items[i] for i in order[start:start + batch_size]]
-                encoded = tokenizer([t for _, t in batch], return_tensors="pt", padding=True, truncation=True,
-                                    max_length=max_length).to(model.device)
-                labels = torch.tensor([y for y, _ in batch], device=model.device)
-                loss = model(**encoded, labels=labels).loss
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(batch)
-                bar.update(1)
-            losses.append(total / len(items))
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-    model.eval()
-    return losses

@@ -13,7 +13,6 @@ say what the collator did and what counting tokens alone would score. Taught in 
 from __future__ import annotations
 
 import math
-import random
 import re
 from pathlib import Path
 
@@ -48,26 +47,6 @@ def read_wikitext(path: Path, drop_empty: bool = False) -> list[str]:
     return rows
 
 
-def generate_lm_corpus(n: int, seed: int = 0) -> list[str]:
-    """`n` rows shaped like WikiText (headings, paragraphs, blank rows) from generated text: the
-    ci profile's stand-in for WikiText-2 (chapter 07)."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(f"lm:{seed}")
-    paragraphs = [text for _, text in corpora.generate_news(n, seed)]
-    paragraphs += [text.replace("<br />", " ") for _, text in corpora.generate_reviews(n // 2, seed)]
-    rng.shuffle(paragraphs)
-    rows: list[str] = []
-    while len(rows) < n:
-        title = f"{rng.choice(corpora.FIRST_NAMES)} {rng.choice(corpora.LAST_NAMES)}"
-        rows += ["", f" = {title} = \n", ""]
-        for section in rng.sample(("Early life", "Career", "Reception", "Legacy", "History"), 2):
-            rows += [f" = = {section} = = \n", ""]
-            for _ in range(rng.randint(1, 3)):
-                rows += [f" {paragraphs.pop()} \n", ""]
-    return rows[:n]
-
-
 def load_wikitext(profile: str | None = None, drop_empty: bool = False):
     """WikiText-2 (raw) as a `DatasetDict` (train, validation, test; column `text`), per profile.
 
@@ -78,12 +57,12 @@ def load_wikitext(profile: str | None = None, drop_empty: bool = False):
 
     value = active_profile(profile)
     if value == "ci":
-        rows = {split: generate_lm_corpus(size, seed)
+        rows = {split: corpora.generate_lm_corpus(size, seed)
                 for seed, (split, size) in enumerate(zip(WIKITEXT_FILES, CI_SIZES))}
     else:
         root = data_dir()
         if root is None:
-            from ftcourse.hf import load_hub_dataset
+            from ftcourse.hub import load_hub_dataset
 
             hub = load_hub_dataset(*WIKITEXT_HUB)
             rows = {split: list(hub[split]["text"]) for split in WIKITEXT_FILES}

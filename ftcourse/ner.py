@@ -11,10 +11,10 @@ Taught in chapter 10.
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from ftcourse import corpora
 from ftcourse._env import data_dir
@@ -32,6 +32,13 @@ SPLIT_FILES = {
 # Script-free copies on the hub, tried in turn: the hub's own parquet export, then a parquet copy.
 HUB_SOURCES = (("eriktks/conll2003", "refs/convert/parquet"), ("lhoestq/conll2003", None))
 _TAG = re.compile(r"^(O|[BI]-[A-Za-z]+)$")
+
+
+class NERData(NamedTuple):
+    """What `load_conll` gives: the splits as a `datasets.DatasetDict` and where they came from."""
+
+    splits: Any  # datasets.DatasetDict: train, validation, test with `tokens` and `ner_tags`
+    source: str
 
 
 def iob1_to_iob2(tags: Sequence[str]) -> list[str]:
@@ -89,88 +96,6 @@ def read_conll(path: Path) -> list[dict[str, list[str]]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Generated sentences for the ci profile
-_CITIES = ("New York", "Buenos Aires", "Hong Kong", "Los Angeles", "Sao Paulo", "New Delhi",
-           "Cape Town", "Rio de Janeiro", "London", "Paris", "Tokyo", "Nairobi", "Berlin", "Lima")
-_NATIONS = ("French", "German", "Brazilian", "Japanese", "Kenyan", "Mexican", "Indian", "Italian",
-            "Canadian", "Egyptian", "Turkish", "Chilean")
-_EVENTS = ("World Cup", "Olympic Games", "Tour de France", "Champions League", "Davis Cup", "Nobel Prize")
-_ORG_TAILS = ("Corp", "Group", "Holdings", "Bank", "Airlines", "Motors", "United", "Inc")
-_SYLLABLES = ("ka", "lo", "mi", "ra", "ven", "tor", "sa", "li", "do", "mar", "en", "zu", "bel", "cor")
-_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-# Plain words are O; {PER} {ORG} {LOC} {MISC} are entities; {DAY} is capitalised but O.
-_TEMPLATES = (
-    "{PER} , chief executive of {ORG} , said on {DAY} that profits rose .",
-    "{ORG} shares fell 3 percent in {LOC} after the announcement .",
-    "{PER} scored twice as {ORG} beat {ORG} 2-1 in {LOC} .",
-    "The {MISC} government said it would send aid to {LOC} .",
-    "{PER} won the {MISC} on {DAY} .",
-    "Police in {LOC} arrested {PER} , a {MISC} citizen , on {DAY} .",
-    "{ORG} will open a new factory near {LOC} next year .",
-    "Talks between {PER} and {PER} ended without agreement in {LOC} .",
-    "{LOC} 's foreign minister {PER} arrived in {LOC} on {DAY} .",
-    "Analysts at {ORG} expect the {MISC} economy to grow .",
-    "{PER} told reporters that the deal with {ORG} was close .",
-    "Shares closed higher on {DAY} after a quiet session .",
-    "The match was delayed by rain for two hours .",
-    "Rebels attacked a convoy north of {LOC} , officials said .",
-    "{MISC} officials met {PER} of {ORG} in {LOC} .",
-    "Stocks in {LOC} rose on {DAY} as {ORG} reported strong sales .",
-)
-
-
-def _new_name(rng: random.Random) -> str:
-    # Names never seen in training: the model must use context and capitals, not memory.
-    return "".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3))).capitalize()
-
-
-def _entity(kind: str, rng: random.Random) -> list[str]:
-    novel = rng.random() < 0.25
-    if kind == "PER":
-        last = _new_name(rng) if novel else rng.choice(corpora.LAST_NAMES)
-        return [rng.choice(corpora.FIRST_NAMES), last] if rng.random() < 0.7 else [last]
-    if kind == "ORG":
-        head = _new_name(rng) if novel else rng.choice(corpora.COMPANIES)
-        roll = rng.random()
-        if roll < 0.4:
-            return [head]
-        if roll < 0.8:
-            return [head, rng.choice(_ORG_TAILS)]
-        return ["Bank", "of", rng.choice(corpora.PLACES)]
-    if kind == "LOC":
-        if novel:
-            return [_new_name(rng)]
-        return (rng.choice(_CITIES) if rng.random() < 0.5 else rng.choice(corpora.PLACES)).split()
-    return rng.choice(_NATIONS if rng.random() < 0.6 else _EVENTS).split()
-
-
-def generate_ner(n: int, seed: int = 0) -> list[dict[str, list[str]]]:
-    """`n` news-like sentences with PER, ORG, LOC and MISC entities and IOB2 tags: the ci
-    profile's stand-in for CoNLL-2003 (chapter 10)."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(f"ner:{seed}")
-    sentences = []
-    for _ in range(n):
-        tokens: list[str] = []
-        tags: list[str] = []
-        for word in rng.choice(_TEMPLATES).split():
-            if word == "{DAY}":
-                tokens.append(rng.choice(_DAYS))
-                tags.append("O")
-            elif word.startswith("{"):
-                kind = word[1:-1]
-                entity = _entity(kind, rng)
-                tokens += entity
-                tags += [f"B-{kind}"] + [f"I-{kind}"] * (len(entity) - 1)
-            else:
-                tokens.append(word)
-                tags.append("O")
-        sentences.append({"tokens": tokens, "tags": tags})
-    return sentences
-
-
-# ---------------------------------------------------------------------------------------------
 # Datasets
 def to_dataset(sentences: Sequence[dict[str, list[str]]]):
     """A `datasets.Dataset` with `tokens` and `ner_tags` (ClassLabel ids of `NER_LABELS`)."""
@@ -204,25 +129,15 @@ def _conll_folder_splits(folder: Path):
                 "FTCOURSE_DATA_DIR to download, or set FTCOURSE_PROFILE=ci."
             )
         splits[split] = to_dataset(read_conll(found[0]))
-    out = DatasetDict(splits)
-    out.source = f"CoNLL-2003 files in {folder}"
-    return out
+    return NERData(DatasetDict(splits), f"CoNLL-2003 files in {folder}")
 
 
-def _from_hub():
+def _from_hub() -> NERData:
     from datasets import DatasetDict
 
-    from ftcourse.hf import HubUnavailableError, load_hub_dataset
+    from ftcourse.hub import load_first_dataset
 
-    errors = []
-    for name, revision in HUB_SOURCES:
-        try:
-            hub = load_hub_dataset(name, revision=revision)
-            break
-        except HubUnavailableError as err:
-            errors.append(str(err))
-    else:
-        raise HubUnavailableError("no copy of CoNLL-2003 could be loaded:\n" + "\n".join(errors))
+    hub, name, revision = load_first_dataset(HUB_SOURCES, "CoNLL-2003")
     out = {}
     for split in SPLIT_FILES:
         column = hub[split].features["ner_tags"].feature
@@ -232,28 +147,26 @@ def _from_hub():
             for row in hub[split]
         ]
         out[split] = to_dataset(sentences)
-    splits = DatasetDict(out)
-    splits.source = f"hub: {name}" + (f" ({revision})" if revision else "")
-    return splits
+    return NERData(DatasetDict(out), f"hub: {name}" + (f" ({revision})" if revision else ""))
 
 
-def load_conll(profile: str | None = None):
-    """CoNLL-2003 as a `DatasetDict` (train, validation, test; `tokens`, `ner_tags`), per profile.
+def load_conll(profile: str | None = None) -> NERData:
+    """CoNLL-2003 per profile, as `NERData(splits, source)`: `splits` a `DatasetDict` (train,
+    validation, test; `tokens`, `ner_tags`), `source` where the sentences came from, in words.
 
     `full` reads `FTCOURSE_DATA_DIR/conll2003/` in either file naming, else a script-free copy
-    from the hub; `ci` generates sentences. Label names: `ds["train"].features["ner_tags"].feature.names`;
-    where the sentences came from, in words: `ds.source`.
+    from the hub; `ci` generates sentences. Label names: `splits["train"].features["ner_tags"].feature.names`.
+    Chapter 10.
     """
     value = active_profile(profile)
     if value == "ci":
         from datasets import DatasetDict
 
         splits = DatasetDict({
-            split: to_dataset(generate_ner(size, seed))
+            split: to_dataset(corpora.generate_ner(size, seed))
             for seed, (split, size) in enumerate(zip(SPLIT_FILES, CI_SIZES))
         })
-        splits.source = "generated news-like sentences (ci profile, seeds 0-2)"
-        return splits
+        return NERData(splits, "generated news-like sentences (ci profile, seeds 0-2)")
     root = data_dir()
     if root is not None:
         return _conll_folder_splits(root / "conll2003")

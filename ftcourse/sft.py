@@ -10,7 +10,7 @@ collator searched for the response template in token space and, when the tokeniz
 differently in context, silently masked every label (loss 0.0, nothing learnt). Here a batch
 with no supervised token raises (`CheckedCollator`, `check_labels`).
 
-On `ci` the conversations are generated (`generate_instructions`): templated questions with a
+On `ci` the conversations are generated (`ftcourse.corpora.generate_instructions`): templated questions with a
 real structure (facts from fixed tables, arithmetic, word transforms), so a tiny model learns
 something measurable in seconds. On `full` they are timdettmers/openassistant-guanaco from the
 hub, or its two jsonl files from `FTCOURSE_DATA_DIR`.
@@ -19,16 +19,15 @@ hub, or its two jsonl files from `FTCOURSE_DATA_DIR`.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ftcourse import corpora
 from ftcourse._env import data_dir, training_precision
 from ftcourse._env import profile as active_profile
+from ftcourse.corpora.instructions import ASSISTANT, HUMAN
 
-HUMAN = "### Human:"
-ASSISTANT = "### Assistant:"
 GUANACO_HUB = "timdettmers/openassistant-guanaco"
 GUANACO_FOLDER = "openassistant-guanaco"
 GUANACO_FILES = {"train": "openassistant_best_replies_train.jsonl", "eval": "openassistant_best_replies_eval.jsonl"}
@@ -97,78 +96,6 @@ def make_prompt(question: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Generated instruction pairs (ci profile)
-CAPITALS = {
-    "France": "Paris", "Italy": "Rome", "Spain": "Madrid", "Germany": "Berlin", "Japan": "Tokyo",
-    "Egypt": "Cairo", "Kenya": "Nairobi", "Peru": "Lima", "Norway": "Oslo", "Greece": "Athens",
-    "Poland": "Warsaw", "Chile": "Santiago", "Canada": "Ottawa", "India": "Delhi", "Cuba": "Havana",
-    "Ireland": "Dublin",
-}
-OPPOSITES = {
-    "hot": "cold", "big": "small", "fast": "slow", "happy": "sad", "early": "late", "light": "dark",
-    "open": "closed", "strong": "weak", "high": "low", "young": "old", "rich": "poor", "loud": "quiet",
-    "wet": "dry", "easy": "hard", "full": "empty", "near": "far",
-}
-LEGS = {"dog": 4, "cat": 4, "bird": 2, "spider": 8, "ant": 6, "horse": 4, "duck": 2, "bee": 6,
-        "crab": 10, "cow": 4, "snake": 0, "fish": 0}
-NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-                "fifteen sixteen seventeen eighteen").split()
-WORDS = ("apple river garden window planet music silver forest candle rocket pencil yellow "
-         "doctor island summer winter").split()
-
-
-def _capital(rng: random.Random) -> tuple[str, str]:
-    country = rng.choice(sorted(CAPITALS))
-    question = rng.choice(["What is the capital of {c}?", "Which city is the capital of {c}?",
-                           "Tell me the capital of {c}."]).format(c=country)
-    return question, f"The capital of {country} is {CAPITALS[country]}."
-
-
-def _opposite(rng: random.Random) -> tuple[str, str]:
-    word = rng.choice(sorted(OPPOSITES))
-    question = rng.choice(["What is the opposite of {w}?", "Give me the opposite of the word {w}.",
-                           "Which word means the opposite of {w}?"]).format(w=word)
-    return question, f"The opposite of {word} is {OPPOSITES[word]}."
-
-
-def _legs(rng: random.Random) -> tuple[str, str]:
-    animal = rng.choice(sorted(LEGS))
-    question = rng.choice(["How many legs does a {a} have?", "Count the legs of a {a}."]).format(a=animal)
-    return question, f"A {animal} has {NUMBER_WORDS[LEGS[animal]]} legs."
-
-
-def _add(rng: random.Random) -> tuple[str, str]:
-    a, b = rng.randint(0, 9), rng.randint(0, 9)
-    question = rng.choice(["What is {a} plus {b}?", "Add {a} and {b}."]).format(a=NUMBER_WORDS[a], b=NUMBER_WORDS[b])
-    return question, f"{NUMBER_WORDS[a].capitalize()} plus {NUMBER_WORDS[b]} is {NUMBER_WORDS[a + b]}."
-
-
-def _plural(rng: random.Random) -> tuple[str, str]:
-    word = rng.choice(WORDS)
-    question = rng.choice(["What is the plural of {w}?", "Write the word {w} in the plural."]).format(w=word)
-    return question, f"The plural of {word} is {word}s."
-
-
-def _repeat(rng: random.Random) -> tuple[str, str]:
-    word = rng.choice(WORDS)
-    return f"Repeat the word {word} three times.", f"{word} {word} {word}"
-
-
-_TASKS = (_capital, _opposite, _legs, _add, _plural, _repeat)
-
-
-def generate_instructions(n: int, seed: int = 0) -> list[str]:
-    """`n` one-turn conversations in the guanaco format: templated questions whose answers follow
-    from the question by a rule or a fixed table (capitals, opposites, legs, sums, plurals,
-    repetition). The ci profile's stand-in for openassistant-guanaco."""
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
-    rng = random.Random(f"sft:{seed}")
-    return [format_guanaco([("human", " " + q), ("assistant", " " + a)])
-            for q, a in (_TASKS[k % len(_TASKS)](rng) for k in range(n))]
-
-
-# ---------------------------------------------------------------------------------------------
 # Loading
 @dataclass
 class SFTData:
@@ -208,12 +135,12 @@ def read_guanaco_jsonl(path: str | Path) -> list[str]:
 def load_guanaco(profile: str | None = None) -> SFTData:
     """openassistant-guanaco (train 9,846 and eval 518 conversations) for the profile (chapter 11).
 
-    ci: generated conversations (`generate_instructions`); full: the jsonl files in
+    ci: generated conversations (`corpora.generate_instructions`); full: the jsonl files in
     `FTCOURSE_DATA_DIR/openassistant-guanaco/` when that is set, else the hub dataset.
     """
     if active_profile(profile) == "ci":
         n_train, n_eval = CI_SIZES
-        return SFTData(generate_instructions(n_train, 0), generate_instructions(n_eval, 1),
+        return SFTData(corpora.generate_instructions(n_train, 0), corpora.generate_instructions(n_eval, 1),
                        "generated instruction pairs (ci profile, seeds 0 and 1)")
     root = data_dir()
     if root is not None:
@@ -226,7 +153,7 @@ def load_guanaco(profile: str | None = None) -> SFTData:
                 f"{GUANACO_HUB} there, unset FTCOURSE_DATA_DIR to download, or set FTCOURSE_PROFILE=ci."
             )
         return SFTData(read_guanaco_jsonl(paths["train"]), read_guanaco_jsonl(paths["eval"]), str(folder))
-    from ftcourse.hf import load_hub_dataset
+    from ftcourse.hub import load_hub_dataset
 
     hub = load_hub_dataset(GUANACO_HUB)
     return SFTData(list(hub["train"]["text"]), list(hub["test"]["text"]), f"hub: {GUANACO_HUB}")
@@ -299,8 +226,8 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
     default (the source models are small).
 
     TRL drops the examples that truncation to `max_length` leaves with no supervised token; more
-    than a share `max_dropped` of a split dropped raises (none by default). The counts are in
-    `trainer.dropped_examples`.
+    than a share `max_dropped` of a split dropped raises (none by default). The counts:
+    `dropped_examples(trainer, train, eval)`.
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
@@ -326,13 +253,12 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
     trainer = SFTTrainer(model=model, args=training_config(SFTConfig, **settings), data_collator=collator,
                          train_dataset=as_dataset(train), eval_dataset=as_dataset(eval),
                          processing_class=tokenizer)
-    trainer.dropped_examples = {}
+    dropped_counts = dropped_examples(trainer, train, eval)
     for split, given, kept in (("train", train, trainer.train_dataset), ("eval", eval, trainer.eval_dataset)):
         if given is None:
             continue
         check_labels(kept)
-        dropped = len(given) - len(kept)
-        trainer.dropped_examples[split] = dropped
+        dropped = dropped_counts[split]
         if dropped > max_dropped * len(given):
             raise ValueError(
                 f"{dropped} of {len(given)} {split} examples had no supervised token left after truncation "
@@ -340,6 +266,15 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
                 "allow a share with max_dropped=."
             )
     return trainer
+
+
+def dropped_examples(trainer, train, eval=None) -> dict[str, int]:
+    """How many examples of each split given to `make_sft_trainer` (`train`, `eval`) TRL dropped
+    because truncation left them no supervised token: {"train": n, "eval": n} (chapter 11)."""
+    counts = {"train": len(train) - len(trainer.train_dataset)}
+    if eval is not None:
+        counts["eval"] = len(eval) - len(trainer.eval_dataset)
+    return counts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,10 +336,10 @@ __all__ = [
     "CheckedCollator",
     "SFTData",
     "check_labels",
+    "dropped_examples",
     "format_guanaco",
     "generate_answer",
     "generate_answers",
-    "generate_instructions",
     "label_table",
     "load_guanaco",
     "make_prompt",

@@ -399,24 +399,26 @@ def load_resnet18(
     """ResNet-18 with its 1000-class ImageNet head, as a `ResNetClassifier`.
 
     `pretrained` defaults to the profile: `full` loads the ImageNet weights of `microsoft/resnet-18`
-    from the hub; `ci` builds the same network from its config with random weights (seeded).
+    from the hub; `ci` builds the same network from its config with random weights, the same for
+    the same `seed`, without touching the caller's random state.
     """
     from transformers import ResNetForImageClassification
+
+    from ftcourse.hub import hub_errors, unavailable
 
     if pretrained is None:
         pretrained = active_profile(profile) == "full"
     if not pretrained:
-        torch.manual_seed(seed)
-        return ResNetClassifier(ResNetForImageClassification(resnet18_config(1000)), input_size)
+        with torch.random.fork_rng(devices=[]):  # the caller's RNG is left as it was
+            torch.manual_seed(seed)
+            model = ResNetForImageClassification(resnet18_config(1000))
+        return ResNetClassifier(model, input_size)
     try:
         model = ResNetForImageClassification.from_pretrained(RESNET18_HUB)
-    except Exception as err:  # offline, or the hub out of reach
-        from ftcourse.hf import HubUnavailableError
-
-        raise HubUnavailableError(
-            f"could not load {RESNET18_HUB!r} from the Hugging Face hub ({type(err).__name__}: {err}). "
-            "Connect to the internet (and unset HF_HUB_OFFLINE), or set FTCOURSE_PROFILE=ci to build "
-            "the network with random weights instead."
+    except hub_errors() as err:
+        raise unavailable(
+            f"{RESNET18_HUB!r}", err, "Connect to the internet (and unset HF_HUB_OFFLINE), or set "
+            "FTCOURSE_PROFILE=ci to build the network with random weights instead."
         ) from err
     return ResNetClassifier(model, input_size)
 
@@ -518,19 +520,12 @@ def cifar10_files(profile: str | None = None) -> dict[str, Path]:
                 )
             files[split] = found
         return files
-    from huggingface_hub import hf_hub_download
+    from ftcourse.hub import download_file
 
-    try:
-        return {split: Path(hf_hub_download(CIFAR10_HUB, name, repo_type="dataset"))
-                for split, name in CIFAR10_FILES.items()}
-    except Exception as err:
-        from ftcourse.hf import HubUnavailableError
-
-        raise HubUnavailableError(
-            f"could not download {CIFAR10_HUB!r} from the Hugging Face hub ({type(err).__name__}: {err}). "
-            "Connect to the internet, point FTCOURSE_DATA_DIR at a folder holding cifar10/ with the "
-            "parquet files, or set FTCOURSE_PROFILE=ci."
-        ) from err
+    fix = ("Connect to the internet, point FTCOURSE_DATA_DIR at a folder holding cifar10/ with the "
+           "parquet files, or set FTCOURSE_PROFILE=ci.")
+    return {split: Path(download_file(CIFAR10_HUB, name, repo_type="dataset", fix=fix))
+            for split, name in CIFAR10_FILES.items()}
 
 
 def load_cifar10_subset(

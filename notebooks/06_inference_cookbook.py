@@ -65,15 +65,17 @@ from IPython.display import Markdown
 from transformers import pipeline
 
 import ftcourse
-from ftcourse import corpora, hf, results
+from ftcourse import corpora, hf, inference, results
 from ftcourse.adapt import count_parameters
+from ftcourse.bert import make_loader
+from ftcourse.train import fit
 
 transformers.logging.set_verbosity_error()  # keep the pages free of load-time notices
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
-SENTIMENT_EPOCHS = ftcourse.choose(ci=2, full=0)  # the full model is already fine-tuned on SST-2
+SENTIMENT_EPOCHS = ftcourse.choose(ci=3, full=0)  # the full model is already fine-tuned on SST-2
 SENTIMENT_TRAIN, SENTIMENT_TEST = ftcourse.choose(ci=(600, 300), full=(0, 300))
 MAX_NEW_TOKENS = ftcourse.choose(ci=12, full=40)
 timer = results.Timer()
@@ -153,7 +155,7 @@ print(classifier(text))
 # the attention mask keeping the padding out):
 
 # %%
-Markdown(f"```python\n{inspect.getsource(hf.classify_manually)}\n```")
+Markdown(f"```python\n{inspect.getsource(inference.classify_manually)}\n```")
 
 # %% [markdown]
 # We compare the two paths on held-out generated reviews: same label, same probability (to
@@ -166,7 +168,7 @@ test_texts = [t for _, t in reviews_test]
 
 def compare_classification(model, tokenizer, classifier, texts, max_length=128):
     """Share of texts where the by-hand path and the pipeline give the same label and score."""
-    manual = hf.classify_manually(model, tokenizer, texts, max_length=max_length)
+    manual = inference.classify_manually(model, tokenizer, texts, max_length=max_length)
     piped = classifier(texts, batch_size=32, truncation=True, max_length=max_length)
     same = [m["label"] == p["label"] and abs(m["score"] - p["score"]) < 1e-4 for m, p in zip(manual, piped)]
     return sum(same) / len(texts), piped
@@ -185,23 +187,27 @@ print(f"agreement {agree_before:.3f}; accuracy on {len(reviews_test)} held-out r
 # ### Giving the `ci` stand-in some skill
 #
 # On `full` the hub model is already fine-tuned on SST-2 and nothing trains here. On `ci` the
-# random stand-in guesses, so we train it for a few seconds on generated reviews (a plain AdamW
-# loop; chapter 8 writes such a loop out step by step). The comparison then shows real
-# predictions.
+# random stand-in guesses, so we train it for a few seconds on generated reviews, with the
+# course's training loop (`ftcourse.train.fit`, chapter 2) and AdamW; `hf.LogitsOnly` hands `fit`
+# the model's logits. The comparison then shows real predictions.
 
 # %%
 if SENTIMENT_EPOCHS:
     reviews_train = corpora.generate_reviews(SENTIMENT_TRAIN, seed=0)
-    losses = hf.train_classifier(model, tokenizer, reviews_train, epochs=SENTIMENT_EPOCHS, lr=5e-3, seed=SEED,
-                                 desc="sentiment stand-in")
-    print("mean training loss per epoch:", [round(v, 3) for v in losses])
+    train_loader = make_loader(reviews_train, tokenizer, batch_size=32, shuffle=True, max_length=128,
+                               bucket=False, seed=SEED)
+    ftcourse.set_seed(SEED)  # dropout draws from the global generator
+    history = fit(hf.LogitsOnly(model), train_loader, epochs=SENTIMENT_EPOCHS, clip=None,
+                  optimizer=torch.optim.AdamW(model.parameters(), lr=5e-3), desc="sentiment stand-in")
+    model.eval()  # fit leaves the model in training mode (dropout on)
+    print("training loss per epoch:", [round(v, 3) for v in history.loss])
 agree_sentiment, piped = compare_classification(model, tokenizer, classifier, test_texts)
 accuracy_after = accuracy(piped, reviews_test, model.config.id2label)
 print(f"agreement {agree_sentiment:.3f}; accuracy on {len(reviews_test)} held-out reviews: "
       f"{accuracy_after:.3f}")
 for sentence in ["An absolute delight: moving, funny and beautifully acted.",
                  "Dull, predictable and far too long. I want my evening back."]:
-    print(hf.classify_manually(model, tokenizer, sentence), classifier(sentence), sentence)
+    print(inference.classify_manually(model, tokenizer, sentence), classifier(sentence), sentence)
 
 # %% [markdown]
 # ## 2. Text generation with GPT-2
@@ -212,7 +218,7 @@ for sentence in ["An absolute delight: moving, funny and beautifully acted.",
 # re-reads the whole sequence; `generate` caches and is faster, with the same result):
 
 # %%
-Markdown(f"```python\n{inspect.getsource(hf.greedy_generate)}\n```")
+Markdown(f"```python\n{inspect.getsource(inference.greedy_generate)}\n```")
 
 # %%
 gpt_tokenizer = hf.load_tokenizer("generation")
@@ -231,7 +237,7 @@ print(inputs["input_ids"], gpt_tokenizer.convert_ids_to_tokens(inputs["input_ids
 # source's pipeline output ran far past 50 tokens.
 
 # %%
-manual_ids, _ = hf.greedy_generate(gpt, inputs["input_ids"], inputs["attention_mask"],
+manual_ids, _ = inference.greedy_generate(gpt, inputs["input_ids"], inputs["attention_mask"],
                                    max_new_tokens=MAX_NEW_TOKENS)
 generated = gpt.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
                          pad_token_id=gpt_tokenizer.eos_token_id)
@@ -273,7 +279,7 @@ print(f"greedy: by hand = generate = pipeline: {greedy_agree}; "
 # By hand: find the mask's position, take the logits there, softmax over the vocabulary, top-k.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(hf.fill_mask_manually)}\n```")
+Markdown(f"```python\n{inspect.getsource(inference.fill_mask_manually)}\n```")
 
 # %%
 bert_tokenizer = hf.load_tokenizer("fill_mask")
@@ -282,7 +288,7 @@ fill_mask = pipeline("fill-mask", model=bert, tokenizer=bert_tokenizer, device=D
 mask_prompts = ["The capital of France is [MASK].", "This is a [MASK] movie!"]
 fill_agree = []
 for sentence in mask_prompts:
-    manual = hf.fill_mask_manually(bert, bert_tokenizer, sentence, top_k=5)
+    manual = inference.fill_mask_manually(bert, bert_tokenizer, sentence, top_k=5)
     piped = fill_mask(sentence, top_k=5)
     same = [m["token"] for m in manual] == [p["token"] for p in piped] and all(
         math.isclose(m["score"], p["score"], abs_tol=1e-5) for m, p in zip(manual, piped))
@@ -334,7 +340,7 @@ print(type(t5_tokenizer).__name__, f"vocabulary {len(t5_tokenizer):,}")
 translate_agree = []
 for sentence in ["translate English to German: How are you?", "translate English to French: How are you?"]:
     inputs = t5_tokenizer(sentence, return_tensors="pt").to(t5.device)
-    manual_ids, manual_logits = hf.greedy_generate(t5, inputs["input_ids"], inputs["attention_mask"],
+    manual_ids, manual_logits = inference.greedy_generate(t5, inputs["input_ids"], inputs["attention_mask"],
                                                    max_new_tokens=MAX_NEW_TOKENS)
     out = t5.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
                       return_dict_in_generate=True, output_logits=True)
@@ -401,8 +407,8 @@ path = results.record(
 print(path.name, metrics)
 if PROFILE == "ci":
     # Both paths must agree exactly on every task. The random stand-in guesses (measured with
-    # SEED 0: 0.493 before training) and the trained one does not (0.907 after 2 epochs; the
-    # generated labels carry 3% noise).
+    # SEED 0: 0.493 before training) and the trained one does not (0.877 after 3 epochs; 0.88-0.92
+    # over seeds 0-4, where 2 epochs gave 0.78-0.91; the generated labels carry 3% noise).
     results.check(metrics, {
         **{name: (1.0, 1.0) for name in agreements},
         "accuracy/sentiment_before": (0.3, 0.7),

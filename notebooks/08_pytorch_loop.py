@@ -93,7 +93,7 @@ Markdown(catalog.budget_markdown("08"))
 # sentences plus one, with 5% of the labels swapped at random, as real ratings are noisy too.
 
 # %%
-yelp = hf.load_yelp()
+yelp = data.load_yelp()
 train_items, test_items = yelp.train[:N_TRAIN], yelp.test[:N_TEST]
 print(yelp.source)
 print(f"train {len(train_items):,}  test {len(test_items):,}  classes {yelp.classes}")
@@ -108,7 +108,7 @@ for label, text in train_items[:2]:
 train_items, valid_items = data.train_valid_split(train_items, valid_fraction=0.1, seed=SEED)
 splits = {"train": train_items, "validation": valid_items, "test": test_items}
 raw = {
-    name: hf.to_dataset_dict(data.TextClassificationData("yelp", items, [], yelp.classes, yelp.source))[
+    name: data.to_dataset_dict(data.TextClassificationData("yelp", items, [], yelp.classes, yelp.source))[
         "train"
     ]
     for name, items in splits.items()

@@ -122,7 +122,7 @@ splits = {
     "test": random.Random(SEED).sample(ag.test, N_TEST),
 }
 raw = {
-    name: hf.to_dataset_dict(data.TextClassificationData("ag_news", items, [], ag.classes, ag.source))[
+    name: data.to_dataset_dict(data.TextClassificationData("ag_news", items, [], ag.classes, ag.source))[
         "train"
     ]
     for name, items in splits.items()

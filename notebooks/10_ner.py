@@ -99,8 +99,8 @@ Markdown(catalog.budget_markdown("10"))
 # and cannot only memorise names.
 
 # %%
-conll = ner.load_conll()
-print(conll.source)
+conll, conll_source = ner.load_conll()  # a DatasetDict, and where its sentences came from
+print(conll_source)
 label_names = conll["train"].features["ner_tags"].feature.names
 print({split: len(ds) for split, ds in conll.items()})
 print("labels:", label_names)
@@ -282,7 +282,7 @@ Markdown("\n".join(rows))
 best = max(per_type, key=lambda k: per_type[k]["f1"])
 worst = min(per_type, key=lambda k: per_type[k]["f1"])
 Markdown(
-    f"On the `{PROFILE}` profile ({conll.source}; {hf.describe(MODEL_ROLE)}, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''} on "
+    f"On the `{PROFILE}` profile ({conll_source}; {hf.describe(MODEL_ROLE)}, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''} on "
     f"{len(train_set):,} sentences), the fine-tuned model reaches an entity F1 of **{scores['f1']:.3f}** on "
     f"{len(test_set):,} test sentences (precision {scores['precision']:.3f}, recall {scores['recall']:.3f}), "
     f"against {untrained_scores['f1']:.3f} before training. Token accuracy went from "
@@ -362,7 +362,7 @@ metrics = {
     **{f"f1/{kind}": r["f1"] for kind, r in per_type.items()},
 }
 path = results.record(
-    "10_ner", metrics, data_source=conll.source, seconds=timer.seconds,
+    "10_ner", metrics, data_source=conll_source, seconds=timer.seconds,
     extra={"model": hf.describe(MODEL_ROLE), "per_type": per_type, "untrained": untrained_scores,
            "train_sentences": len(train_set), "epochs": EPOCHS, "lr": LR, "batch_size": BATCH_SIZE},
 )

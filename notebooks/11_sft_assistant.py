@@ -163,7 +163,7 @@ trainer = sft.make_sft_trainer(
     train_sampling_strategy=SAMPLING,
     save_strategy=ftcourse.choose(ci="no", full="epoch"), save_total_limit=1,
 )
-print("examples dropped by truncation:", trainer.dropped_examples)
+print("examples dropped by truncation:", sft.dropped_examples(trainer, train_records, eval_records))
 
 # %% [markdown]
 # One tokenized example as the trainer will see it: each token and its label. Prompt tokens are

@@ -51,8 +51,10 @@ from transformers import pipeline
 import ftcourse
 from ftcourse import catalog, data, hf, monitor, results
 from ftcourse.adapt import count_parameters
+from ftcourse.bert import make_loader
 from ftcourse.monitor import Canary, Slice
 from ftcourse.serve import Predictor, create_app
+from ftcourse.train import fit
 from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
@@ -60,8 +62,10 @@ PROFILE = ftcourse.profile()
 SEED = 0
 ROLE = "sentiment"  # full: distilbert-base-uncased-finetuned-sst-2-english; ci: its tiny stand-in
 TRAIN_SIZE = ftcourse.choose(ci=600, full=2000)  # IMDB reviews for the fine-tuning step
-EPOCHS = ftcourse.choose(ci=2, full=1)
-LR = ftcourse.choose(ci=5e-3, full=2e-5)  # the ci stand-in starts from random weights
+EPOCHS = ftcourse.choose(ci=4, full=1)
+# The ci stand-in starts from random weights. At 5e-3 one of seeds 0-4 collapsed to chance
+# (0.51 held-out accuracy); 1e-3 for 4 epochs gave 0.86-0.93 on every one of them.
+LR = ftcourse.choose(ci=1e-3, full=2e-5)
 MAX_LENGTH = ftcourse.choose(ci=128, full=256)
 SLICE_SIZE = ftcourse.choose(ci=300, full=1000)  # texts per monitoring slice
 timer = results.Timer()
@@ -96,9 +100,14 @@ test_items = rng.sample(imdb.test, min(2 * SLICE_SIZE, len(imdb.test)))  # refer
 tokenizer = hf.load_tokenizer(ROLE)
 model = hf.load_model(ROLE).to(ftcourse.device())
 print(count_parameters(model), model.config.id2label)
-losses = hf.train_classifier(model, tokenizer, train_items, epochs=EPOCHS, lr=LR, max_length=MAX_LENGTH,
-                             seed=SEED, desc="fine-tune")
-print("mean training loss per epoch:", [round(v, 3) for v in losses])
+train_loader = make_loader(train_items, tokenizer, batch_size=32, shuffle=True, max_length=MAX_LENGTH,
+                           bucket=False, seed=SEED)
+ftcourse.set_seed(SEED)  # dropout draws from the global generator
+history = fit(hf.LogitsOnly(model), train_loader, epochs=EPOCHS, clip=None, desc="fine-tune",
+              optimizer=torch.optim.AdamW(model.parameters(), lr=LR))
+model.eval()  # fit leaves the model in training mode (dropout on)
+losses = history.loss
+print("training loss per epoch:", [round(v, 3) for v in losses])
 
 # %% [markdown]
 # ## Saving the checkpoint
@@ -233,7 +242,7 @@ assert status == {"health": 200, "predict": 200, "batch": 200, "empty_text": 422
 #   domain with another vocabulary: what a movie-review model meets when its users change.
 
 # %%
-yelp = hf.load_yelp()
+yelp = data.load_yelp()
 print(f"Yelp: {yelp.source}")
 yelp_items = random.Random(SEED).sample(yelp.test, min(SLICE_SIZE, len(yelp.test)))
 slices_items = {
@@ -390,7 +399,7 @@ path = results.record(
 )
 print(path.name, metrics)
 if PROFILE == "ci":
-    # Measured with SEED 0: agreement 1.0, in-domain accuracy 0.87 (chance is 0.5),
+    # Measured with SEED 0: agreement 1.0, in-domain accuracy 0.90 (chance is 0.5),
     # the status codes, 0 features drifted on the same distribution (largest PSI 0.045), 3 on the
     # restaurant reviews (vocabulary PSI 1.28), 4/4 canaries passed and 4/4 failed when swapped.
     results.check(metrics, {

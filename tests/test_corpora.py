@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ftcourse import corpora
+from ftcourse.corpora.common import typo
 from ftcourse.text import basic_english
 
 
@@ -63,9 +64,9 @@ def test_reviews_look_like_imdb(imdb):
     assert tokens["not"] > 100 and tokens["never"] > 50
     assert tokens["!"] > 0 and tokens["<br"] == 0
     # A misspelling is a fixed variant of a real word (so typos recur, as they do in real text).
-    assert corpora._typo("brilliant") != "brilliant"
-    assert sorted(corpora._typo("brilliant")) == sorted("brilliant")
-    misspelt = {corpora._typo(w) for w in (*corpora.POSITIVE, *corpora.NEGATIVE)} - {
+    assert typo("brilliant") != "brilliant"
+    assert sorted(typo("brilliant")) == sorted("brilliant")
+    misspelt = {typo(w) for w in (*corpora.POSITIVE, *corpora.NEGATIVE)} - {
         *corpora.POSITIVE, *corpora.NEGATIVE}
     assert sum(tokens[t] for t in misspelt) > 0
 
@@ -142,3 +143,17 @@ def test_ci_vectors_separate_praise_from_criticism(imdb, news):
             rest = np.delete(own, i, axis=0).mean(0)
             correct += word @ rest > word @ other.mean(0)
     assert correct / (len(pos) + len(neg)) > 0.9
+
+
+def test_generated_yelp_is_balanced_graded_and_deterministic():
+    items = corpora.generate_yelp(500, seed=3)
+    assert items == corpora.generate_yelp(500, seed=3)
+    counts = [sum(1 for label, _ in items if label == s) for s in range(5)]
+    assert min(counts) > 80
+    positive = set(corpora.POSITIVE)
+
+    def praise(text: str) -> float:
+        return sum(w.strip(".,") in positive for w in text.split())
+
+    means = [sum(praise(t) for y, t in items if y == s) / counts[s] for s in range(5)]
+    assert means == sorted(means) and means[4] - means[0] > 2  # more stars, more praise

@@ -536,3 +536,44 @@ def test_take_cuts_each_split_reproducibly_and_keeps_order():
     assert full.take(100).train == items and small.classes == ["a", "b"] and small.source == "here"
     with pytest.raises(ValueError, match="None for the whole split"):
         full.take(0)
+
+
+# --- Yelp and DatasetDicts -------------------------------------------------------------------------
+YELP_CSV = '"5","Great tacos!\\nFriendly staff, we will be back."\n"1","Cold food. The ""special"" was stale."\n"3","It was fine, nothing more."\n'
+
+
+def test_read_yelp_csv_reads_the_original_format(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text(YELP_CSV, encoding="utf-8")
+    items = data.read_yelp_csv(path)
+    assert [label for label, _ in items] == [4, 0, 2]
+    assert items[0][1] == "Great tacos!\\nFriendly staff, we will be back."  # the escape is kept, as on the hub
+    assert items[1][1] == 'Cold food. The "special" was stale.'
+
+
+def test_read_yelp_csv_rejects_other_files(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text('"6","too many stars"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"train.csv:1"):
+        data.read_yelp_csv(path)
+
+
+def test_load_yelp_from_a_data_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "yelp_review_full_csv"
+    folder.mkdir()
+    for name in ("train.csv", "test.csv"):
+        (folder / name).write_text(YELP_CSV, encoding="utf-8")
+    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path))
+    yelp = data.load_yelp(profile="full")
+    assert len(yelp.train) == 3 and yelp.num_class == 5
+    (folder / "test.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="FTCOURSE_PROFILE=ci"):
+        data.load_yelp(profile="full")
+
+
+def test_to_dataset_dict_keeps_labels_and_names():
+    pytest.importorskip("datasets", reason="DatasetDicts need datasets (ftcourse[hf])")
+    yelp = data.load_yelp(profile="ci")
+    ds = data.to_dataset_dict(yelp)
+    assert ds["train"].features["label"].names == data.YELP_CLASSES
+    assert ds["test"][0]["label"] == yelp.test[0][0] and ds["test"][0]["text"] == yelp.test[0][1]

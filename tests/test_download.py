@@ -219,6 +219,24 @@ def test_transfer_cut_short_leaves_no_file(monkeypatch, tmp_path, cache):
     assert listing(cache) == []
 
 
+def test_a_bug_in_the_transfer_is_not_reported_as_a_failed_url(monkeypatch, tmp_path, cache):
+    source = make_zip(tmp_path / "demo.zip", {"a": b"a"})
+    register(monkeypatch, source, urls=["https://one.example/demo.zip", "https://two.example/demo.zip"])
+    seen = []
+
+    @contextmanager
+    def buggy(url):
+        seen.append(url)
+        raise TypeError("unsupported operand type(s)")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(download, "_open_url", buggy)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        fetch("demo", progress=False)
+    assert seen == ["https://one.example/demo.zip"]  # the bug stopped it: no second URL, no "every URL failed"
+    assert listing(cache) == []
+
+
 def test_short_body_against_content_length_is_caught(monkeypatch, tmp_path, cache):
     source = make_zip(tmp_path / "demo.zip", {"a": b"a"})
     register(monkeypatch, source, sha256=None, size=None)

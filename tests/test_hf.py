@@ -18,7 +18,7 @@ pytest.importorskip("transformers", reason="the Hugging Face chapters need trans
 
 from transformers import BertTokenizerFast  # noqa: E402
 
-from ftcourse import hf  # noqa: E402
+from ftcourse import corpora, hf, hub  # noqa: E402
 
 SENTENCES = ["The film was brilliant.", "John Smith works at Acme Corp in Paris."]
 TINY_ROLES = [role for role, spec in hf.MODELS.items() if spec.kind != "minilm"]
@@ -42,7 +42,7 @@ def blocked_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def corpus() -> list[str]:
-    return hf.ci_corpus()[::4]  # a few hundred texts: enough for a real vocabulary, fast to train
+    return corpora.tokenizer_texts()[::4]  # a few hundred texts: enough for a real vocabulary, fast to train
 
 
 def _forward(model, tokenizer):
@@ -166,8 +166,8 @@ def test_full_profile_offline_says_to_use_ci(blocked_network, monkeypatch):
         hf.load_tokenizer("generation", profile="full")
     with pytest.raises(hf.HubUnavailableError, match="FTCOURSE_PROFILE=ci"):
         hf.load_model("fill_mask", profile="full")
-    with pytest.raises(hf.HubUnavailableError, match="FTCOURSE_PROFILE=ci"):
-        hf.load_hub_dataset("Yelp/yelp_review_full")
+    with pytest.raises(hub.HubUnavailableError, match="FTCOURSE_PROFILE=ci"):
+        hub.load_hub_dataset("Yelp/yelp_review_full")
 
 
 def test_describe_names_what_each_profile_loads():
@@ -293,140 +293,6 @@ def test_minilm_wheel_is_the_real_pretrained_encoder(blocked_network):
     assert blocked_network == []
 
 
-# --- Yelp and DatasetDicts -------------------------------------------------------------------------
-YELP_CSV = '"5","Great tacos!\\nFriendly staff, we will be back."\n"1","Cold food. The ""special"" was stale."\n"3","It was fine, nothing more."\n'
-
-
-def test_read_yelp_csv_reads_the_original_format(tmp_path):
-    path = tmp_path / "train.csv"
-    path.write_text(YELP_CSV, encoding="utf-8")
-    items = hf.read_yelp_csv(path)
-    assert [label for label, _ in items] == [4, 0, 2]
-    assert items[0][1] == "Great tacos!\\nFriendly staff, we will be back."  # the escape is kept, as on the hub
-    assert items[1][1] == 'Cold food. The "special" was stale.'
-
-
-def test_read_yelp_csv_rejects_other_files(tmp_path):
-    path = tmp_path / "train.csv"
-    path.write_text('"6","too many stars"\n', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"train.csv:1"):
-        hf.read_yelp_csv(path)
-
-
-def test_load_yelp_from_a_data_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "yelp_review_full_csv"
-    folder.mkdir()
-    for name in ("train.csv", "test.csv"):
-        (folder / name).write_text(YELP_CSV, encoding="utf-8")
-    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path))
-    data = hf.load_yelp(profile="full")
-    assert len(data.train) == 3 and data.num_class == 5
-    (folder / "test.csv").unlink()
-    with pytest.raises(FileNotFoundError, match="FTCOURSE_PROFILE=ci"):
-        hf.load_yelp(profile="full")
-
-
-def test_generated_yelp_is_balanced_graded_and_deterministic():
-    items = hf.generate_yelp(500, seed=3)
-    assert items == hf.generate_yelp(500, seed=3)
-    counts = [sum(1 for label, _ in items if label == s) for s in range(5)]
-    assert min(counts) > 80
-    positive = set(hf.corpora.POSITIVE)
-
-    def praise(text: str) -> float:
-        return sum(w.strip(".,") in positive for w in text.split())
-
-    means = [sum(praise(t) for y, t in items if y == s) / counts[s] for s in range(5)]
-    assert means == sorted(means) and means[4] - means[0] > 2  # more stars, more praise
-
-
-def test_to_dataset_dict_keeps_labels_and_names():
-    data = hf.load_yelp(profile="ci")
-    ds = hf.to_dataset_dict(data)
-    assert ds["train"].features["label"].names == hf.YELP_CLASSES
-    assert ds["test"][0]["label"] == data.test[0][0] and ds["test"][0]["text"] == data.test[0][1]
-
-
-# --- inference by hand (chapter 06) ------------------------------------------------------------
-def test_classify_manually_matches_the_pipeline_and_rejects_empty_text():
-    from transformers import pipeline
-
-    tokenizer = hf.load_tokenizer("sentiment", profile="ci")
-    model = hf.load_model("sentiment", profile="ci", seed=3)
-    texts = ["The film was brilliant.", "A dull, tedious and far too long film."]
-    manual = hf.classify_manually(model, tokenizer, texts)
-    piped = pipeline("text-classification", model=model, tokenizer=tokenizer)(texts)
-    assert [m["label"] for m in manual] == [p["label"] for p in piped]
-    assert all(abs(m["score"] - p["score"]) < 1e-5 for m, p in zip(manual, piped))
-    assert all(0.5 <= m["score"] <= 1 for m in manual)  # the argmax of two classes
-    assert hf.classify_manually(model, tokenizer, texts[0]) == manual[:1]  # one text, unpadded
-    with pytest.raises(ValueError, match="non-empty"):
-        hf.classify_manually(model, tokenizer, ["fine", " "])
-
-
-def test_fill_mask_manually_matches_the_pipeline():
-    from transformers import pipeline
-
-    tokenizer = hf.load_tokenizer("fill_mask", profile="ci")
-    model = hf.load_model("fill_mask", profile="ci")
-    text = "The film was [MASK] and the music was good."
-    manual = hf.fill_mask_manually(model, tokenizer, text, top_k=4)
-    piped = pipeline("fill-mask", model=model, tokenizer=tokenizer)(text, top_k=4)
-    assert [m["token"] for m in manual] == [p["token"] for p in piped]
-    assert [m["token_str"] for m in manual] == [p["token_str"] for p in piped]
-    assert all(abs(m["score"] - p["score"]) < 1e-6 for m, p in zip(manual, piped))
-    assert [m["score"] for m in manual] == sorted((m["score"] for m in manual), reverse=True)
-    for bad in ["no mask here", "[MASK] and [MASK]"]:
-        with pytest.raises(ValueError, match="exactly one"):
-            hf.fill_mask_manually(model, tokenizer, bad)
-
-
-@pytest.mark.parametrize("role", ["generation", "translation"])
-def test_greedy_generate_reproduces_generate(role):
-    tokenizer = hf.load_tokenizer(role, profile="ci")
-    model = hf.load_model(role, profile="ci", seed=2)
-    batch = tokenizer(["The film was good and the story"], return_tensors="pt")
-    ids, logits = hf.greedy_generate(model, batch["input_ids"], batch["attention_mask"], max_new_tokens=6)
-    out = model.generate(**batch, max_new_tokens=6, do_sample=False, return_dict_in_generate=True,
-                         output_logits=True, pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-    assert ids.tolist() == out.sequences.tolist()
-    prefix = 1 if model.config.is_encoder_decoder else batch["input_ids"].shape[1]  # start token or prompt
-    assert len(logits) == len(out.logits) == ids.shape[1] - prefix
-    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(logits, out.logits))
-    with pytest.raises(ValueError, match="one text at a time"):
-        hf.greedy_generate(model, batch["input_ids"].repeat(2, 1))
-
-
-def test_greedy_generate_stops_at_the_end_token():
-    tokenizer = hf.load_tokenizer("generation", profile="ci")
-    model = hf.load_model("generation", profile="ci")
-    prompt = tokenizer("The film", return_tensors="pt")["input_ids"]
-    ids, _ = hf.greedy_generate(model, prompt, max_new_tokens=5)
-    assert ids.shape[1] == prompt.shape[1] + 5
-    model.generation_config.eos_token_id = int(ids[0, prompt.shape[1]])  # its first pick ends it now
-    ids, logits = hf.greedy_generate(model, prompt, max_new_tokens=5)
-    assert ids.shape[1] == prompt.shape[1] + 1 and len(logits) == 1
-
-
-def test_train_classifier_learns_is_seeded_and_checks_labels():
-    from ftcourse import corpora
-
-    tokenizer = hf.load_tokenizer("sentiment", profile="ci")
-    items = corpora.generate_reviews(64, seed=0)
-    runs = []
-    for _ in range(2):
-        model = hf.load_model("sentiment", profile="ci")
-        torch.manual_seed(len(runs))  # the global RNG differs: the seed argument alone decides
-        runs.append(hf.train_classifier(model, tokenizer, items, epochs=3, lr=5e-3, max_length=32, seed=0))
-    assert runs[0] == runs[1]
-    assert runs[0][-1] < runs[0][0]
-    assert not model.training
-    with pytest.raises(ValueError, match="2 outputs"):
-        hf.train_classifier(model, tokenizer, [(0, "good"), (3, "bad")])
-    with pytest.raises(ValueError, match="at least one"):
-        hf.train_classifier(model, tokenizer, [])
-
-
 def test_a_pretrained_head_with_other_labels_is_refused():
     import transformers
 
@@ -444,3 +310,66 @@ def test_a_pretrained_head_with_other_labels_is_refused():
         hf.check_head_labels(model_with(["LABEL_0", "LABEL_1"]), "sentiment")
     assert hf.check_head_labels(right, "generation") is right  # a role without a pretrained head
     assert hf.LANGUAGES[:3] == ("ja", "nl", "ar")  # the hub head's order, not the alphabet's
+
+
+# --- the ci tokenizer cache is keyed on what built it ---------------------------------------------
+def test_tokenizer_key_follows_the_texts_and_settings():
+    texts = corpora.tokenizer_texts()
+    key = hf.tokenizer_key(texts, "bert", False, 2000)
+    assert hf.tokenizer_key(list(texts), "bert", False, 2000) == key  # the same texts: the same key
+    assert hf.tokenizer_key(texts[:-1] + [texts[-1] + "!"], "bert", False, 2000) != key
+    assert hf.tokenizer_key(["ab", "c"], "bert", False, 2000) != hf.tokenizer_key(["a", "bc"], "bert", False, 2000)
+    assert hf.tokenizer_key(texts, "bert", True, 2000) != key
+    assert hf.tokenizer_key(texts, "bert", False, 1000) != key
+    assert hf.tokenizer_key(texts, "gpt2", False, 2000) != key
+
+
+def test_an_edited_generator_gives_a_new_ci_tokenizer(monkeypatch):
+    from transformers import AutoTokenizer
+
+    from ftcourse.corpora import ner as ner_corpus
+
+    first = hf.ci_tokenizer_dir("bert", cased=True)
+    trained = []
+
+    def fake_train(kind, texts, vocab_size, cased):
+        trained.append(list(texts))
+        return AutoTokenizer.from_pretrained(first)  # a real tokenizer to save, without training one
+
+    monkeypatch.setattr(hf, "train_tokenizer", fake_train)
+    edited = tuple(t.replace(" said on ", " announced on ") for t in ner_corpus._TEMPLATES)
+    assert edited != ner_corpus._TEMPLATES
+    monkeypatch.setattr(ner_corpus, "_TEMPLATES", edited)  # an edited NER template
+    hf._tokenizer_texts.cache_clear()
+    try:
+        second = hf.ci_tokenizer_dir("bert", cased=True)
+        assert second != first and len(trained) == 1
+        assert any(" announced on " in t for t in trained[0])
+        assert hf.ci_tokenizer_dir("bert", cased=True) == second and len(trained) == 1  # reused
+        shutil.rmtree(second)
+    finally:
+        hf._tokenizer_texts.cache_clear()  # the next caller regenerates the real texts
+
+
+# --- a hub classifier trained by the course's loop (chapters 06, 15) ------------------------------
+def test_logits_only_lets_fit_train_a_hub_classifier():
+    from ftcourse.bert import make_loader
+    from ftcourse.train import fit
+
+    tokenizer = hf.load_tokenizer("sentiment", profile="ci")
+    items = corpora.generate_reviews(64, seed=0)
+    runs = []
+    for _ in range(2):
+        model = hf.load_model("sentiment", profile="ci")
+        loader = make_loader(items, tokenizer, batch_size=16, shuffle=True, max_length=32, bucket=False, seed=0)
+        torch.manual_seed(0)  # dropout
+        history = fit(hf.LogitsOnly(model), loader, epochs=3, clip=None, progress=False, device="cpu",
+                      optimizer=torch.optim.AdamW(model.parameters(), lr=5e-3))
+        runs.append(history.loss)
+    assert runs[0] == runs[1]  # the same seeds, the same run
+    assert runs[0][-1] < runs[0][0]  # it learns
+    wrapped = hf.LogitsOnly(model)
+    assert list(wrapped.parameters()) == list(model.parameters())
+    bad = make_loader([(0, "good"), (3, "bad")], tokenizer, batch_size=2)
+    with pytest.raises(ValueError, match="2 outputs"):
+        fit(wrapped, bad, epochs=1, progress=False, device="cpu")

@@ -9,7 +9,7 @@ import torch
 
 pytest.importorskip("datasets", reason="the language-model chapter needs datasets (ftcourse[hf])")
 
-from ftcourse import lm  # noqa: E402
+from ftcourse import corpora, lm  # noqa: E402
 
 # Our own text in the layout of wiki.*.raw: blank lines hold one space, headings are " = ... = ".
 RAW = (
@@ -70,9 +70,9 @@ def test_load_wikitext_from_a_data_dir(tmp_path, monkeypatch):
 
 
 def test_generated_corpus_has_wikitexts_shape_and_is_deterministic():
-    rows = lm.generate_lm_corpus(300, seed=0)
-    assert len(rows) == 300 and rows == lm.generate_lm_corpus(300, seed=0)
-    assert rows != lm.generate_lm_corpus(300, seed=1)
+    rows = corpora.generate_lm_corpus(300, seed=0)
+    assert len(rows) == 300 and rows == corpora.generate_lm_corpus(300, seed=0)
+    assert rows != corpora.generate_lm_corpus(300, seed=1)
     headings = [r for r in rows if lm.is_heading(r)]
     text = [r for r in rows if r and not lm.is_heading(r)]
     assert 20 < len(headings) < len(text)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from ftcourse import corpora, hf, monitor
+from ftcourse import corpora, monitor
 from ftcourse.monitor import Canary, Slice
 
 
@@ -72,7 +72,7 @@ def slices() -> dict[str, Slice]:
     return {
         "reference": _fake_slice([t for _, t in corpora.generate_reviews(300, seed=5)]),
         "same": _fake_slice([t for _, t in corpora.generate_reviews(300, seed=6)]),
-        "shifted": _fake_slice([t for _, t in hf.generate_yelp(300, seed=5)]),
+        "shifted": _fake_slice([t for _, t in corpora.generate_yelp(300, seed=5)]),
     }
 
 

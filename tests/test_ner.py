@@ -11,7 +11,7 @@ import torch
 
 pytest.importorskip("datasets", reason="the NER chapter needs datasets (ftcourse[hf])")
 
-from ftcourse import ner  # noqa: E402
+from ftcourse import corpora, ner  # noqa: E402
 from ftcourse.ner import NER_LABELS, align_labels, iob1_to_iob2  # noqa: E402
 
 LABEL = {name: i for i, name in enumerate(NER_LABELS)}
@@ -109,12 +109,12 @@ def test_load_conll_from_a_data_dir_in_either_naming(tmp_path, monkeypatch, name
     for name in names:
         (folder / name).write_text(ENG_IOB1, encoding="utf-8")
     monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path))
-    ds = ner.load_conll(profile="full")
+    ds, source = ner.load_conll(profile="full")
     assert list(ds) == ["train", "validation", "test"]
     assert ds["train"].features["ner_tags"].feature.names == list(NER_LABELS)
     assert ds["validation"][0]["tokens"] == EXPECTED[0]["tokens"]
     assert ds["test"][1]["ner_tags"] == [LABEL["B-LOC"], LABEL["B-LOC"], LABEL["O"]]
-    assert ds.source == f"CoNLL-2003 files in {folder}"
+    assert source == f"CoNLL-2003 files in {folder}" and not hasattr(ds, "source")
 
 
 def test_load_conll_data_dir_errors_say_what_to_do(tmp_path, monkeypatch):
@@ -131,9 +131,9 @@ def test_load_conll_data_dir_errors_say_what_to_do(tmp_path, monkeypatch):
 
 # --- generated sentences (ci) ---------------------------------------------------------------
 def test_generated_sentences_are_valid_iob2_with_every_entity_type():
-    sentences = ner.generate_ner(400, seed=0)
-    assert sentences == ner.generate_ner(400, seed=0)
-    assert sentences != ner.generate_ner(400, seed=1)
+    sentences = corpora.generate_ner(400, seed=0)
+    assert sentences == corpora.generate_ner(400, seed=0)
+    assert sentences != corpora.generate_ner(400, seed=1)
     kinds = set()
     multiword = 0
     for s in sentences:
@@ -148,11 +148,11 @@ def test_generated_sentences_are_valid_iob2_with_every_entity_type():
 
 
 def test_load_conll_ci_has_the_hub_layout():
-    ds = ner.load_conll(profile="ci")
+    ds, source = ner.load_conll(profile="ci")
     assert {k: len(v) for k, v in ds.items()} == dict(zip(ner.SPLIT_FILES, ner.CI_SIZES))
     assert ds["train"].features["ner_tags"].feature.names == list(NER_LABELS)
     assert ds["train"][0]["tokens"] != ds["test"][0]["tokens"] or ds["train"][1] != ds["test"][1]
-    assert "generated" in ds.source
+    assert "generated" in source and ner.load_conll(profile="ci").source == source
 
 
 # --- label alignment ------------------------------------------------------------------------

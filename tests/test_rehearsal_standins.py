@@ -51,17 +51,17 @@ def test_layouts_on_disk(hub):
 def test_full_loaders_read_the_standins(hub):
     out = full_profile(hub, """
         import json
-        from ftcourse import hf, ner, sft
+        from ftcourse import hf, hub, ner, sft
         sentiment = hf.load_model("sentiment")
         lang = hf.load_model("language_detection")
-        yelp = hf.load_hub_dataset("Yelp/yelp_review_full")
-        conll = ner.load_conll()
+        yelp = hub.load_hub_dataset("Yelp/yelp_review_full")
+        conll, conll_source = ner.load_conll()
         guanaco = sft.load_guanaco()
         print(json.dumps({
             "sentiment": [type(sentiment).__name__, sentiment.config.id2label[0], sentiment.config.id2label[1]],
             "lang": [lang.config.id2label[i] for i in range(3)],
             "yelp": yelp["train"].features["label"].names, "yelp_splits": sorted(yelp),
-            "conll": [conll.source, sorted(conll)],
+            "conll": [conll_source, sorted(conll)],
             "guanaco": [len(guanaco.train), len(guanaco.eval), guanaco.eval[0][:11]],
         }))
     """)

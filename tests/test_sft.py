@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ftcourse import sft
+from ftcourse import corpora, sft
+from ftcourse.corpora import instructions
 
 pytest.importorskip("transformers", reason="the SFT tests need transformers (ftcourse[sft])")
 
@@ -44,20 +45,20 @@ def test_bad_conversations_raise(bad):
 
 
 def test_generated_instructions_follow_their_rules():
-    texts = sft.generate_instructions(60, seed=3)
-    assert texts == sft.generate_instructions(60, seed=3)
-    assert texts != sft.generate_instructions(60, seed=4)
+    texts = corpora.generate_instructions(60, seed=3)
+    assert texts == corpora.generate_instructions(60, seed=3)
+    assert texts != corpora.generate_instructions(60, seed=4)
     for text in texts:
         record = sft.to_prompt_completion(text)
         assert record["prompt"] + record["completion"] == text
         question = record["prompt"]
         answer = record["completion"].strip()
         if "capital of" in question:
-            country = next(c for c in sft.CAPITALS if c in question)
-            assert answer == f"The capital of {country} is {sft.CAPITALS[country]}."
+            country = next(c for c in instructions.CAPITALS if c in question)
+            assert answer == f"The capital of {country} is {instructions.CAPITALS[country]}."
         if "plus" in question or question.startswith("### Human: Add"):
             words = answer.rstrip(".").lower().split()
-            a, b, c = (sft.NUMBER_WORDS.index(w) for w in (words[0], words[2], words[4]))
+            a, b, c = (instructions.NUMBER_WORDS.index(w) for w in (words[0], words[2], words[4]))
             assert a + b == c
 
 
@@ -110,7 +111,7 @@ def test_ci_data():
 def tokenizers():
     from ftcourse.hf import train_tokenizer
 
-    texts = sft.generate_instructions(300, seed=0) + [CONVERSATION] * 5
+    texts = corpora.generate_instructions(300, seed=0) + [CONVERSATION] * 5
     return {"bpe": train_tokenizer("gpt2", texts, vocab_size=400, cased=True),
             "wordpiece": train_tokenizer("bert", texts, vocab_size=400)}
 
@@ -164,10 +165,11 @@ def tiny_opt(tokenizers):
 def test_trl_builds_the_same_labels(tokenizers, tiny_opt, tmp_path):
     pytest.importorskip("trl", reason="SFTTrainer comes from trl (ftcourse[sft])")
     tokenizer = tokenizers["bpe"]
-    records = [sft.to_prompt_completion(t) for t in sft.generate_instructions(8, seed=0)]
+    records = [sft.to_prompt_completion(t) for t in corpora.generate_instructions(8, seed=0)]
     trainer = sft.make_sft_trainer(tiny_opt, tokenizer, records, records[:2], output_dir=tmp_path,
                                    max_length=64, disable_tqdm=True, shuffle_dataset=False)
-    assert trainer.dropped_examples == {"train": 0, "eval": 0}
+    assert sft.dropped_examples(trainer, records, records[:2]) == {"train": 0, "eval": 0}
+    assert not hasattr(trainer, "dropped_examples")
     for record, row in zip(records, trainer.train_dataset):
         ours = sft.tokenize_prompt_completion(tokenizer, **record)
         assert row["input_ids"] == ours["input_ids"]
@@ -270,7 +272,7 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tokenizers, tmp_path):
     from ftcourse.hf import tiny_config, train_resumable
 
     tokenizer = tokenizers["bpe"]
-    records = [sft.to_prompt_completion(t) for t in sft.generate_instructions(16, seed=0)]
+    records = [sft.to_prompt_completion(t) for t in corpora.generate_instructions(16, seed=0)]
 
     def trainer(epochs):
         torch.manual_seed(0)

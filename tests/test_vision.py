@@ -367,17 +367,48 @@ def test_param_groups_assign_rates_and_refuse_gaps():
         vision.param_groups(model, {})
 
 
-def test_pretrained_resnet_offline_says_what_to_do(monkeypatch):
+def test_pretrained_resnet_offline_says_what_to_do_and_a_bug_goes_through(monkeypatch):
     from transformers import ResNetForImageClassification
 
-    from ftcourse.hf import HubUnavailableError
+    from ftcourse.hub import HubUnavailableError
 
-    def offline(*args, **kwargs):
-        raise OSError("no connection")
+    def failing(error):
+        def fail(*args, **kwargs):
+            raise error
 
-    monkeypatch.setattr(ResNetForImageClassification, "from_pretrained", offline)
+        return fail
+
+    monkeypatch.setattr(ResNetForImageClassification, "from_pretrained", failing(OSError("no connection")))
     with pytest.raises(HubUnavailableError, match="FTCOURSE_PROFILE=ci"):
         vision.load_resnet18(pretrained=True)
+    monkeypatch.setattr(ResNetForImageClassification, "from_pretrained", failing(TypeError("a bug")))
+    with pytest.raises(TypeError, match="a bug"):
+        vision.load_resnet18(pretrained=True)
+
+
+def test_cifar10_download_failure_says_what_to_do(monkeypatch):
+    import huggingface_hub
+
+    from ftcourse.hub import HubUnavailableError
+
+    def offline(*args, **kwargs):
+        raise huggingface_hub.errors.LocalEntryNotFoundError("offline and not in the cache")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", offline)
+    with pytest.raises(HubUnavailableError, match="uoft-cs/cifar10.*FTCOURSE_DATA_DIR"):
+        vision.cifar10_files(profile="full")
+
+
+def test_random_resnet_is_seeded_and_leaves_the_callers_rng_alone():
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    first = vision.load_resnet18(pretrained=False, seed=7)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random state is untouched
+    again = vision.load_resnet18(pretrained=False, seed=7)
+    other = vision.load_resnet18(pretrained=False, seed=8)
+    weights = [dict(m.state_dict()) for m in (first, again, other)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # same seed, same weights
+    assert not all(torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
 
 
 def test_as_rgb_and_the_ci_task(monkeypatch):

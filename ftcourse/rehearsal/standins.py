@@ -21,7 +21,7 @@ import random
 import shutil
 from pathlib import Path
 
-from ftcourse import hf
+from ftcourse import corpora, hf
 from ftcourse.rehearsal.hub import repo_folder
 
 # The language detector's 20 labels in the order of its config.json on the hub (not alphabetical).
@@ -115,7 +115,7 @@ def standin_texts(samples: Path | None) -> list[str]:
     """What the stand-in tokenizers learn from: the ci corpus, plus the real text in `samples`."""
     from ftcourse import lm, sft
 
-    texts = hf.ci_corpus()
+    texts = corpora.tokenizer_texts()
     if samples is not None:
         guanaco = samples / "openassistant-guanaco" / "openassistant_best_replies_train.jsonl"
         wiki = samples / "wikitext-2-raw" / "wiki.test.raw"
@@ -208,7 +208,7 @@ def build_wikitext(root: Path, samples: Path | None) -> Path:
         cut = [0, int(len(rows) * 0.8), int(len(rows) * 0.9), len(rows)]
         splits = {name: rows[cut[i]:cut[i + 1]] for i, name in enumerate(("train", "validation", "test"))}
     else:
-        splits = {name: lm.generate_lm_corpus(n, i) for i, (name, n) in
+        splits = {name: corpora.generate_lm_corpus(n, i) for i, (name, n) in
                   enumerate((("train", 400), ("validation", 50), ("test", 50)))}
     for split, rows in splits.items():
         _parquet(folder / config / f"{split}-00000-of-00001.parquet", {"text": rows}, Features({"text": Value("string")}))
@@ -223,7 +223,7 @@ def build_yelp(root: Path) -> Path:
     folder = repo_folder(root, "dataset", repo)
     features = Features({"label": ClassLabel(names=list(YELP_LABELS)), "text": Value("string")})
     for seed, (split, n) in enumerate((("train", 600), ("test", 150))):
-        items = hf.generate_yelp(n, seed)
+        items = corpora.generate_yelp(n, seed)
         _parquet(folder / "yelp_review_full" / f"{split}-00000-of-00001.parquet",
                  {"label": [y for y, _ in items], "text": [t for _, t in items]}, features)
     _write_readme(folder, repo, _configs_yaml("yelp_review_full", ["train", "test"], "yelp_review_full/{split}-*"))
@@ -241,7 +241,7 @@ def build_guanaco(root: Path, samples: Path | None) -> Path:
         texts = sft.read_guanaco_jsonl(real)  # the eval file is not among the samples: hold out the last 50
         train, held_out = texts[:-50], texts[-50:]
     else:
-        train, held_out = sft.generate_instructions(400, 0), sft.generate_instructions(50, 1)
+        train, held_out = corpora.generate_instructions(400, 0), corpora.generate_instructions(50, 1)
     for name, texts in (("train", train), ("eval", held_out)):
         with (folder / f"openassistant_best_replies_{name}.jsonl").open("w", encoding="utf-8") as out:
             for text in texts:
@@ -285,7 +285,7 @@ def build_conll(root: Path, samples: Path | None, splits: dict[str, list[dict]] 
         if path is not None and path.is_file():
             splits[split] = ner.read_conll(path)
         else:  # the test file is not among the samples: generated sentences
-            splits[split] = ner.generate_ner(n, seed=len(splits))
+            splits[split] = corpora.generate_ner(n, seed=len(splits))
     features = Features({
         "id": Value("string"), "tokens": Sequence(Value("string")),
         "pos_tags": Sequence(ClassLabel(names=list(CONLL_POS))),
