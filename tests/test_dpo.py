@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers", reason="the DPO tests use tiny transformers models (ftcourse[sft])")
 
-from ftcourse import dpo, hf, preferences, sft  # noqa: E402
+from ftcourse import corpora, dpo, hf, preferences, sft  # noqa: E402
 
 # Same fp32 computation on both sides; only the order of float sums differs.
 PARITY_TOLERANCE = 1e-5
@@ -163,7 +163,7 @@ def test_generated_preferences_have_a_learnable_rule():
     capitals = [p for p in train if "capital of" in p["prompt"] and p["kind"] == "wrong fact"]
     for p in capitals:
         country = p["chosen"].split()[3]
-        assert p["chosen"].endswith(sft.CAPITALS[country] + ".") and not p["rejected"].endswith(sft.CAPITALS[country] + ".")
+        assert p["chosen"].endswith(corpora.instructions.CAPITALS[country] + ".") and not p["rejected"].endswith(corpora.instructions.CAPITALS[country] + ".")
 
 
 def test_orca_rows_become_pairs_in_the_chat_format():

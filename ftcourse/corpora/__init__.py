@@ -27,6 +27,7 @@ from ftcourse.corpora.news import (
     ag_news_ci,
     generate_news,
 )
+from ftcourse.corpora.preferences import generate_preferences
 from ftcourse.corpora.reviews import (
     IMDB_CLASSES,
     IMDB_SIZES,
@@ -69,6 +70,7 @@ __all__ = [
     "ag_news_ci",
     "ci_texts",
     "generate_instructions",
+    "generate_preferences",
     "generate_lm_corpus",
     "generate_ner",
     "generate_news",
