@@ -20,7 +20,7 @@ quantisation) is that of `bitsandbytes.functional.quantize_4bit`, which the test
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -269,9 +269,10 @@ class Linear4bit(nn.Module):
                                     (self.out_features, self.in_features), dtype or self.compute_dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight = self.dequantize()
-        bias = None if self.bias is None else self.bias.to(weight.dtype)
-        return F.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
+        if self.bias is not None and self.bias.requires_grad:
+            raise ValueError("a Linear4bit's bias does not train (its gradient is not computed): "
+                             "freeze it with layer.bias.requires_grad_(False), or train a LoRA adapter")
+        return _Matmul4bit.apply(x, self)
 
     def weight_bytes(self) -> int:
         """Bytes of the stored quantised weight (indices and scales, not the bias), measured."""
@@ -281,6 +282,61 @@ class Linear4bit(nn.Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
                 f"nf4, blocksize={self.blocksize}, double_quant={self.double_quant}, compute_dtype={self.compute_dtype}")
+
+
+class _Matmul4bit(torch.autograd.Function):
+    """x @ W.T + b with W dequantised in forward and again in backward: autograd keeps nothing of
+    the weight but the 4-bit layer itself (a plain F.linear would save the dequantised weight of
+    every layer until the backward pass, as much memory as unquantised weights)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, layer: Linear4bit) -> torch.Tensor:
+        ctx.layer = layer
+        weight = layer.dequantize()
+        bias = None if layer.bias is None else layer.bias.to(weight.dtype)
+        return F.linear(x.to(weight.dtype), weight, bias).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        weight = ctx.layer.dequantize()
+        return (grad_out.to(weight.dtype) @ weight).to(grad_out.dtype), None
+
+
+def saved_for_backward_bytes(model: Callable[..., torch.Tensor], *args, **kwargs) -> int:
+    """Bytes that autograd keeps for the backward pass after one forward of `model(*args, **kwargs)`
+    (activations and any weights it saved), measured with saved-tensor hooks. Chapter 17."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.device.type != "meta":
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = model(*args, **kwargs)
+    del out
+    return sum(storages.values())
+
+
+def peak_training_memory(model: nn.Module, batch: dict[str, torch.Tensor], lr: float = 1e-4) -> int:
+    """Peak CUDA bytes allocated during one AdamW training step of `model` on `batch` (a dict
+    with `labels`), model and batch already on the GPU: memory measured, activations included.
+    Chapter 17."""
+    if not torch.cuda.is_available():
+        raise RuntimeError("peak_training_memory measures CUDA memory: run it on a GPU")
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ValueError("the model has no trainable parameter: apply LoRA (or unfreeze) first")
+    optimizer = torch.optim.AdamW(trainable, lr=lr)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    model(**batch).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated()
+    del optimizer
+    return peak
 
 
 class Linear4bitWithLoRA(nn.Module):
@@ -405,9 +461,11 @@ __all__ = [
     "linear_code_book",
     "nf4_code_book",
     "pack_4bit",
+    "peak_training_memory",
     "quantize_blockwise",
     "quantize_model",
     "quantized_bytes",
+    "saved_for_backward_bytes",
     "storage_bytes",
     "training_memory",
     "unpack_4bit",

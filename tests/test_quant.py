@@ -151,6 +151,24 @@ def test_linear4bit_forward_dequantises_on_the_fly():
     assert bf16(x).dtype == torch.float32 and bf16.dequantize().dtype == torch.bfloat16
 
 
+def test_backward_dequantises_again_instead_of_saving_the_weight():
+    torch.manual_seed(0)
+    layer = quant.Linear4bit(nn.Linear(256, 512))
+    x = torch.randn(4, 256, requires_grad=True)
+    layer(x).pow(2).sum().backward()
+    w = layer.dequantize()
+    x2 = x.detach().clone().requires_grad_(True)
+    nn.functional.linear(x2, w, layer.bias).pow(2).sum().backward()
+    assert torch.allclose(x.grad, x2.grad, atol=1e-5)
+    saved_4bit = quant.saved_for_backward_bytes(layer, x)
+    saved_plain = quant.saved_for_backward_bytes(lambda t: nn.functional.linear(t, w, layer.bias), x)
+    assert saved_plain >= w.numel() * 4  # a plain linear keeps the (dequantised) weight
+    assert saved_4bit < 4 * x.numel() + 1  # ours keeps nothing of it
+    layer.bias.requires_grad_(True)
+    with pytest.raises(ValueError, match="bias does not train"):
+        layer(x)
+
+
 class TinyNet(nn.Module):
     def __init__(self):
         super().__init__()
