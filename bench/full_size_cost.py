@@ -79,6 +79,9 @@ WORKLOADS = [
     Workload("14", "ResNet-18, last two stages", "resnet_last2", 64, 224, 25_000, 5),
     # 15: the SST-2 DistilBERT fine-tuned further on 2,000 IMDB reviews, 256 tokens, batch 16.
     Workload("15", "DistilBERT SST-2, 1 epoch", "distilbert_sst2", 16, 256, 2_000, 1),
+    # 17: OPT-350m with its linear layers in NF4 (ftcourse.quant), LoRA r64 on every one of them,
+    # 2,000 conversations, batch 8, 512 tokens, 1 epoch.
+    Workload("17", "OPT-350m QLoRA r64, all linear", "opt350m_qlora", 8, 512, 2_000, 1),
 ]
 
 
@@ -126,6 +129,13 @@ def build(kind: str) -> tuple[nn.Module, str]:
         return model, "tokens"
     if kind == "opt350m":
         return transformers.OPTForCausalLM(full_config("sft")), "causal"
+    if kind == "opt350m_qlora":  # ftcourse.quant's from-scratch NF4 layers, LoRA on all of them
+        from ftcourse import quant
+
+        model = transformers.OPTForCausalLM(full_config("sft"))
+        quant.quantize_model(model)
+        quant.apply_qlora(model, rank=64, alpha=16)
+        return model, "causal"
     if kind.startswith("gpt2"):
         import peft
 

@@ -137,6 +137,7 @@ CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
     "12_peft_library": {"models": ("generation",), "data": ("guanaco",)},
     "13_adapterhub": {"models": ("distilbert",), "data": ("ag_news",)},
     "14_vision_transfer": {"models": (), "data": ("cifar10",)},
+    "17_qlora": {"models": ("sft",), "data": ("guanaco",)},
 }
 
 

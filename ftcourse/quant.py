@@ -19,6 +19,9 @@ quantisation) is that of `bitsandbytes.functional.quantize_4bit`, which the test
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -318,10 +321,12 @@ def saved_for_backward_bytes(model: Callable[..., torch.Tensor], *args, **kwargs
     return sum(storages.values())
 
 
-def peak_training_memory(model: nn.Module, batch: dict[str, torch.Tensor], lr: float = 1e-4) -> int:
-    """Peak CUDA bytes allocated during one AdamW training step of `model` on `batch` (a dict
-    with `labels`), model and batch already on the GPU: memory measured, activations included.
-    Chapter 17."""
+def peak_training_memory(model: nn.Module, batch: dict[str, torch.Tensor], lr: float = 1e-4,
+                         autocast_dtype: torch.dtype | None = None) -> int:
+    """CUDA bytes one AdamW training step of `model` on `batch` (a dict with `labels`) needs at
+    its peak: the model's own tensors plus what the step allocates (gradients, Adam states,
+    activations), measured, whatever else is on the GPU. Model and batch already on the GPU;
+    autocast to `autocast_dtype` when given. Chapter 17."""
     if not torch.cuda.is_available():
         raise RuntimeError("peak_training_memory measures CUDA memory: run it on a GPU")
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -330,13 +335,16 @@ def peak_training_memory(model: nn.Module, batch: dict[str, torch.Tensor], lr: f
     optimizer = torch.optim.AdamW(trainable, lr=lr)
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    model(**batch).loss.backward()
+    baseline = torch.cuda.memory_allocated()
+    with torch.autocast("cuda", dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        loss = model(**batch).loss
+    loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated()
+    peak = torch.cuda.max_memory_allocated() - baseline
     del optimizer
-    return peak
+    return peak + storage_bytes(model)
 
 
 class Linear4bitWithLoRA(nn.Module):
@@ -419,6 +427,23 @@ def apply_qlora(
     return names
 
 
+def _drop_missing_kernels_notice(record: logging.LogRecord) -> bool:
+    return "kernels-community" not in record.getMessage()
+
+
+def bitsandbytes_functional():
+    """`bitsandbytes.functional` (its quantize_4bit/dequantize_4bit, to compare with), or None when
+    bitsandbytes is not installed. Chapter 17.
+
+    On CPUs with AVX-512 its CPU backend logs at import that an optional package of faster kernels
+    (`kernels`) is absent; that notice concerns a matrix product we do not use and is filtered.
+    """
+    if importlib.util.find_spec("bitsandbytes") is None:
+        return None
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_drop_missing_kernels_notice)
+    return importlib.import_module("bitsandbytes.functional")
+
+
 # ---------------------------------------------------------------------------------------------
 # Memory: full fine-tuning, LoRA and QLoRA, computed
 def training_memory(model: nn.Module, lora_params: int, quantized: Iterable[str] | None = None,
@@ -455,6 +480,7 @@ __all__ = [
     "Linear4bitWithLoRA",
     "apply_qlora",
     "bits_per_parameter",
+    "bitsandbytes_functional",
     "dequantize_blockwise",
     "double_dequantize",
     "double_quantize",

@@ -246,9 +246,7 @@ def _near_midpoint(scaled: torch.Tensor, code: torch.Tensor, tol: float) -> torc
 
 @needs_bnb
 def test_code_book_equals_bitsandbytes_own():
-    from bitsandbytes.functional import get_4bit_type
-
-    theirs = get_4bit_type("nf4", device="cpu")
+    theirs = quant.bitsandbytes_functional().get_4bit_type("nf4", device="cpu")
     assert torch.equal(theirs, torch.tensor(BNB_NF4))
     assert (quant.nf4_code_book() - theirs).abs().max().item() < 1e-6
 
@@ -256,8 +254,7 @@ def test_code_book_equals_bitsandbytes_own():
 @needs_bnb
 @pytest.mark.parametrize("shape", [(64, 128), (512, 256), (100, 37)])
 def test_quantize_4bit_parity_with_bitsandbytes(shape):
-    from bitsandbytes import functional as bnbf
-
+    bnbf = quant.bitsandbytes_functional()
     w = torch.randn(*shape, generator=torch.Generator().manual_seed(3))
     packed_bnb, state = bnbf.quantize_4bit(w, blocksize=64, quant_type="nf4")
     indices, absmax = quant.quantize_blockwise(w, quant.nf4_code_book(), 64)
@@ -279,8 +276,7 @@ def test_quantize_4bit_parity_with_bitsandbytes(shape):
 
 @needs_bnb
 def test_double_quantization_parity_with_bitsandbytes():
-    from bitsandbytes import functional as bnbf
-
+    bnbf = quant.bitsandbytes_functional()
     w = torch.randn(1024, 512, generator=torch.Generator().manual_seed(4))
     packed_bnb, state = bnbf.quantize_4bit(w, blocksize=64, quant_type="nf4", compress_statistics=True)
     _, absmax = quant.quantize_blockwise(w, quant.nf4_code_book(), 64)
