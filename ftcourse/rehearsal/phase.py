@@ -47,7 +47,7 @@ CUT_SIZES: dict[str, dict[str, object]] = {
     "13_adapterhub": {"TRAIN_SIZE": 32, "VALID_SIZE": 16, "TEST_SIZE": 32, "MAX_LEN": 32, "EPOCHS": 1},
     "14_vision_transfer": {"EPOCHS": 1, "INPUT_SIZE": 64, "BATCH_SIZE": 32, "TRAIN_SIZE": 100, "TEST_SIZE": 50},
     "15_deployment": {"TRAIN_SIZE": 32, "EPOCHS": 1, "MAX_LENGTH": 32, "SLICE_SIZE": 32},
-    "17_qlora": {"N_TRAIN": 32, "N_EVAL": 8, "EPOCHS": 1, "BATCH_SIZE": 4, "MAX_LENGTH": 128, "MAX_DROPPED": 0.15},
+    "17_qlora": {"N_TRAIN": 32, "N_EVAL": 8, "EPOCHS": 1, "MAX_DROPPED": 0.15},
 }
 # Settings a user may have that would send a chapter elsewhere than the loopback servers.
 _CLEARED = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "FTCOURSE_OFFLINE", "FTCOURSE_DATA_DIR",
