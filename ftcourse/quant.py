@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from types import ModuleType
 
 import torch
 from torch import nn
@@ -431,7 +432,7 @@ def _drop_missing_kernels_notice(record: logging.LogRecord) -> bool:
     return "kernels-community" not in record.getMessage()
 
 
-def bitsandbytes_functional():
+def bitsandbytes_functional() -> ModuleType | None:
     """`bitsandbytes.functional` (its quantize_4bit/dequantize_4bit, to compare with), or None when
     bitsandbytes is not installed. Chapter 17.
 

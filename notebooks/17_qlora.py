@@ -395,7 +395,8 @@ else:
 # `quantize_model` replaces every `nn.Linear` except the output layer (which is the embedding
 # matrix, tied, as bitsandbytes leaves it too) by a `Linear4bit`; `apply_qlora` puts chapter 04's
 # `LoRALayer` beside each, in float32, and freezes everything else. The QLoRA paper puts adapters
-# on every linear layer: with fewer, it found, 4-bit fine-tuning falls short of 16-bit.
+# on every linear layer: with fewer, it found, 4-bit fine-tuning falls short of full 16-bit
+# fine-tuning.
 
 # %%
 Markdown(f"```python\n{inspect.getsource(quant.Linear4bitWithLoRA)}\n```")
@@ -556,8 +557,6 @@ Markdown(
 #   about 2 (the 16-bit frozen base) plus 16 per adapter parameter; QLoRA about 0.52 for the
 #   linear layers' weights. Activations come on top, and dominate for small models and long
 #   sequences (gradient checkpointing trades them for compute).
-#
-# Exercises for this chapter are on the [exercises page](../book/exercises.md).
 #
 # ## Record the results
 

@@ -197,6 +197,8 @@ def test_quantize_model_and_apply_qlora():
     assert count_parameters(model).trainable == lora
     with torch.no_grad():
         assert torch.equal(model(ids), quantised)  # B = 0: the adapter starts as no change
+    with pytest.raises(ValueError, match="call quantize_model"):
+        quant.apply_qlora(TinyNet(), rank=2, alpha=2)
     with pytest.raises(ValueError, match="match no Linear4bit"):
         quant.apply_qlora(TinyNet().requires_grad_(False), rank=2, alpha=2, target_modules="q_proj")
     with pytest.raises(ValueError, match="no_such"):
