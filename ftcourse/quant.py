@@ -95,7 +95,7 @@ def quantize_blockwise(
     if not isinstance(blocksize, int) or blocksize < 1:
         raise ValueError(f"blocksize must be a positive integer, got {blocksize!r}")
     if not x.is_floating_point():
-        raise TypeError(f"quantize_blockwise takes a floating-point tensor, got {x.dtype}")
+        raise TypeError(f"quantize_blockwise takes a floating-point tensor, got {x.dtype}: pass x.float()")
     flat = x.detach().reshape(-1).float()
     n = flat.numel()
     if n == 0:
@@ -228,7 +228,8 @@ class Linear4bit(nn.Module):
 
     Nothing in it trains: the quantised weight is buffers, not parameters. `compute_dtype` is the
     precision the weight is dequantised to and multiplied in (float32 on CPU; bfloat16 or float16
-    on a GPU, as `bnb_4bit_compute_dtype`).
+    on a GPU, as `bnb_4bit_compute_dtype`). Cast a model to its dtype before quantising it: a
+    later `model.half()` would also cast the float32 scales.
     """
 
     def __init__(
