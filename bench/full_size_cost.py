@@ -84,6 +84,9 @@ WORKLOADS = [
     # backward, and through the frozen reference, forward only), 1 epoch each.
     Workload("16", "OPT-350m SFT on chosen answers", "opt350m_chosen", 4, 512, 2_000, 1),
     Workload("16", "OPT-350m DPO, frozen reference", "opt350m_dpo", 2, 512, 2_000, 1),
+    # 17: OPT-350m with its linear layers in NF4 (ftcourse.quant), LoRA r64 on every one of them,
+    # 2,000 conversations, batch 8, 512 tokens, 1 epoch.
+    Workload("17", "OPT-350m QLoRA r64, all linear", "opt350m_qlora", 8, 512, 2_000, 1),
 ]
 
 
@@ -133,6 +136,13 @@ def build(kind: str) -> tuple[nn.Module, str]:
         return transformers.OPTForCausalLM(full_config("sft")), "causal"
     if kind == "opt350m_dpo":
         return _DPOStep(transformers.OPTForCausalLM(full_config("sft"))), "pairs"
+    if kind == "opt350m_qlora":  # ftcourse.quant's from-scratch NF4 layers, LoRA on all of them
+        from ftcourse import quant
+
+        model = transformers.OPTForCausalLM(full_config("sft"))
+        quant.quantize_model(model)
+        quant.apply_qlora(model, rank=64, alpha=16)
+        return model, "causal"
     if kind.startswith("gpt2"):
         import peft
 

@@ -49,6 +49,7 @@ CUT_SIZES: dict[str, dict[str, object]] = {
     "15_deployment": {"TRAIN_SIZE": 32, "EPOCHS": 1, "MAX_LENGTH": 32, "SLICE_SIZE": 32},
     "16_preference_dpo": {"N_TRAIN": 32, "N_EVAL": 16, "SFT_BATCH": 8, "DPO_BATCH": 4, "DEMO_STEPS": 2,
                           "MAX_LENGTH": 128, "MAX_NEW_TOKENS": 5},
+    "17_qlora": {"N_TRAIN": 32, "N_EVAL": 8, "EPOCHS": 1, "MAX_DROPPED": 0.15},
 }
 # Settings a user may have that would send a chapter elsewhere than the loopback servers.
 _CLEARED = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "FTCOURSE_OFFLINE", "FTCOURSE_DATA_DIR",
