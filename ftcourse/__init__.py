@@ -2,7 +2,8 @@
 
 Modules by concept: `text` (tokenizer, vocabulary, GloVe), `data` (datasets and loaders for
 both profiles; `corpora` generates the `ci` profile's data, `download` fetches the `full` one's),
-`models`, `adapt` (freezing, adapters, LoRA), `train`, `plots`, `results`, `hf` (Hugging Face
+`models`, `adapt` (freezing, adapters, LoRA), `train`, `experiment` (run records, verdicts held to
+the noise, tables), `plots`, `results`, `hf` (Hugging Face
 models and tokenizers per profile), `ner` and `lm` (token classification and language-model data).
 """
 

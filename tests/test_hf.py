@@ -320,7 +320,7 @@ def test_load_yelp_from_a_data_dir(tmp_path, monkeypatch):
         (folder / name).write_text(YELP_CSV, encoding="utf-8")
     monkeypatch.setenv("FTCOURSE_DATA_DIR", str(tmp_path))
     data = hf.load_yelp(profile="full")
-    assert len(data.train) == 3 and data.num_class == 5
+    assert len(data.train) == 3 and data.num_classes == 5
     (folder / "test.csv").unlink()
     with pytest.raises(FileNotFoundError, match="FTCOURSE_PROFILE=ci"):
         hf.load_yelp(profile="full")
