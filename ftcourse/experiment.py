@@ -141,6 +141,8 @@ class Verdict:
     mean_b: float
     noise: float
     basis: str  # how the noise was obtained
+    metric: str = "accuracy"
+    higher_is_better: bool = True
 
     @property
     def gap(self) -> float:
@@ -151,14 +153,22 @@ class Verdict:
         """The better strategy's name, or None when the gap is within the noise."""
         if abs(self.gap) <= self.noise:
             return None
-        return self.a if self.gap > 0 else self.b
+        return self.a if (self.gap > 0) == self.higher_is_better else self.b
 
     def __str__(self) -> str:
-        figures = f"{self.mean_a:.1%} against {self.mean_b:.1%}; noise ±{self.noise:.1%}, {self.basis}"
+        if self.metric == "accuracy":  # shares in %, gaps in percentage points
+            a, b, noise, gap = (f"{self.mean_a:.1%}", f"{self.mean_b:.1%}", f"{100 * self.noise:.1f} points",
+                                f"{100 * abs(self.gap):.1f} points")
+        else:
+            a, b, noise, gap = (f"{self.mean_a:.4g}", f"{self.mean_b:.4g}", f"{self.noise:.3g}",
+                                f"{abs(self.gap):.3g}")
+        figures = f"{a} against {b}; noise ±{noise}, {self.basis}"
         if self.winner is None:
             return f"**{self.a}** and **{self.b}** are within noise ({figures})"
         verb = "beat" if self.winner == self.a else "trailed"
-        return f"**{self.a}** {verb} **{self.b}** by {abs(self.gap):.1%} ({figures})"
+        if self.metric != "accuracy":
+            verb = f"{'beat' if self.winner == self.a else 'trailed'} ({'higher' if self.gap > 0 else 'lower'})"
+        return f"**{self.a}** {verb} **{self.b}** by {gap} ({figures})"
 
 
 def _runs(group: Run | Sequence[Run]) -> list[Run]:
@@ -172,13 +182,19 @@ def _runs(group: Run | Sequence[Run]) -> list[Run]:
 
 
 def compare(
-    a: Run | Sequence[Run], b: Run | Sequence[Run], *, metric: str = "accuracy", noise: float | None = None
+    a: Run | Sequence[Run],
+    b: Run | Sequence[Run],
+    *,
+    metric: str = "accuracy",
+    noise: float | None = None,
+    higher_is_better: bool = True,
 ) -> Verdict:
     """Compare strategy `a` with `b` on `metric`: a `Verdict` that names a winner only when the
     gap exceeds the noise (see the module's docstring for the rule), `str()` gives the prose.
 
     Each side is one `Run` or the runs of one strategy over several seeds. `noise` states the
-    noise instead of measuring it. Chapters 02-05, 13 and 14.
+    noise instead of measuring it (needed for a metric other than accuracy from one run each);
+    `higher_is_better=False` for a loss. Chapters 02-05, 13 and 14.
     """
     runs_a, runs_b = _runs(a), _runs(b)
     values_a = [float(r.metrics[metric]) for r in runs_a]
@@ -203,7 +219,7 @@ def compare(
         noise = 2 * math.sqrt(mean_a * (1 - mean_a) / n_a + mean_b * (1 - mean_b) / n_b)
         basis = (f"two standard errors on {n_a:,} test examples" if n_a == n_b
                  else f"two standard errors on {n_a:,} and {n_b:,} test examples")
-    return Verdict(runs_a[0].name, runs_b[0].name, mean_a, mean_b, noise, basis)
+    return Verdict(runs_a[0].name, runs_b[0].name, mean_a, mean_b, noise, basis, metric, higher_is_better)
 
 
 def _cell(run: Run, column: str) -> str:

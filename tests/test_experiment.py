@@ -31,9 +31,9 @@ def test_one_run_each_is_held_to_the_binomial_noise_of_the_test_set():
 
 def test_a_gap_beyond_the_noise_names_the_winner_either_way():
     ahead = compare(run("full", 0.90), run("scratch", 0.80))
-    assert ahead.winner == "full" and str(ahead).startswith("**full** beat **scratch** by 10.0%")
+    assert ahead.winner == "full" and str(ahead).startswith("**full** beat **scratch** by 10.0 points (90.0% against 80.0%")
     behind = compare(run("scratch", 0.80), run("full", 0.90))
-    assert behind.winner == "full" and str(behind).startswith("**scratch** trailed **full** by 10.0%")
+    assert behind.winner == "full" and str(behind).startswith("**scratch** trailed **full** by 10.0 points")
 
 
 def test_a_gap_equal_to_the_noise_is_not_a_win():
@@ -59,7 +59,11 @@ def test_compare_refuses_what_it_cannot_judge():
         compare([run("a", 0.8), run("b", 0.7)], run("c", 0.6))
     with pytest.raises(ValueError, match="noise"):
         compare(Run("a", {"loss": 1.0}), Run("b", {"loss": 2.0}), metric="loss")
-    assert compare(Run("a", {"loss": 1.0}), Run("b", {"loss": 2.0}), metric="loss", noise=0.5).winner == "b"
+    higher = compare(Run("a", {"loss": 1.0}), Run("b", {"loss": 2.0}), metric="loss", noise=0.5)
+    assert higher.winner == "b" and str(higher).startswith("**a** trailed (lower) **b** by 1 (1 against 2")
+    loss = compare(Run("a", {"loss": 1.0}), Run("b", {"loss": 2.0}), metric="loss", noise=0.5,
+                   higher_is_better=False)
+    assert loss.winner == "a" and str(loss).startswith("**a** beat (lower) **b** by 1")
 
 
 # --- table --------------------------------------------------------------------------------------
