@@ -74,18 +74,18 @@ def main() -> None:
         "ftcourse": dict(
             layout=True,
             loaders=[
-                data.make_loader(train, vocab, args.batch_size, shuffle=True, max_len=args.max_len, seed=args.seed),
-                data.make_loader(valid, vocab, args.batch_size, max_len=args.max_len),
-                data.make_loader(imdb.test, vocab, args.batch_size, max_len=args.max_len),
+                data.make_loader(train, vocab, args.batch_size, shuffle=True, max_length=args.max_len, seed=args.seed),
+                data.make_loader(valid, vocab, args.batch_size, max_length=args.max_len),
+                data.make_loader(imdb.test, vocab, args.batch_size, max_length=args.max_len),
             ],
         ),
     }
     ftcourse.set_seed(args.seed)
-    initial = TransformerClassifier(embeddings, num_class=2).state_dict()
+    initial = TransformerClassifier(embeddings, num_classes=2).state_dict()
     report = {}
     for name, recipe in recipes.items():
         ftcourse.set_seed(args.seed)
-        model = TransformerClassifier(embeddings, num_class=2, batch_first=recipe["layout"])
+        model = TransformerClassifier(embeddings, num_classes=2, batch_first=recipe["layout"])
         model.load_state_dict(initial)
         train_loader, valid_loader, test_loader = recipe["loaders"]
         start = time.perf_counter()

@@ -2,10 +2,10 @@
 
 Modules by concept: `text` (tokenizer, vocabulary, GloVe), `data` (datasets and loaders for
 both profiles; `corpora` generates the `ci` profile's data, `download` fetches the `full` one's),
-`models`, `adapt` (freezing, adapters, LoRA), `train`, `plots`, `results`, `hf` (Hugging Face
-models and tokenizers per profile), `hub` (hub datasets and files, and the error when the hub is
-out of reach), `inference` (pipelines by hand), `ner` and `lm` (token classification and
-language-model data).
+`models`, `adapt` (freezing, adapters, LoRA), `train`, `experiment` (run records, verdicts held to
+the noise, tables), `plots`, `results`, `hf` (Hugging Face models and tokenizers per profile),
+`hub` (hub datasets and files, and the error when the hub is out of reach), `inference`
+(pipelines by hand), `ner` and `lm` (token classification and language-model data).
 """
 
 from ftcourse._env import (

@@ -3,8 +3,8 @@
 `full` reads the original on-disk formats (the `aclImdb/` tree, `ag_news_csv/`, GloVe text files)
 from `FTCOURSE_DATA_DIR`, or downloads them through `ftcourse.download`; `ci` uses the corpora
 that `ftcourse.corpora` generates. Either way a dataset is a list of (label, text) pairs, label
-first as in the seeds. Batching: `collate_batch` pads with `<pad>`, `make_loader` groups reviews
-of similar length. Taught in chapter 02.
+first as in the seeds. Batching: `make_loader` tokenises (label, text) items once, with a `Vocab`
+or a Hugging Face tokenizer, pads each batch and groups texts of similar length. Taught in chapter 02.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import csv
 import hashlib
 import os
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +48,7 @@ class ClassificationData:
     source: str
 
     @property
-    def num_class(self) -> int:
+    def num_classes(self) -> int:
         return len(self.classes)
 
     def take(self, train: int | None = None, test: int | None = None, seed: int = 0):
@@ -368,50 +368,134 @@ def train_valid_split(
     return train, valid
 
 
-def encode(text: str, vocab: Vocab, max_len: int | None = None) -> list[int]:
-    """Token indices of `text` (basic_english, then `vocab`), the first `max_len` of them.
+# ---------------------------------------------------------------------------------------------
+# Encoders: a `Vocab` (basic_english words to indices, chapters 02-04) or a Hugging Face
+# tokenizer (word pieces with [CLS] and [SEP], chapters 05 and 13). Everything below takes either.
+def _check_encoder(encoder) -> None:
+    if isinstance(encoder, Vocab):
+        return
+    if not callable(encoder) or not hasattr(encoder, "pad_token_id"):
+        raise TypeError(
+            f"expected a ftcourse.text.Vocab or a Hugging Face tokenizer, got {type(encoder).__name__}; "
+            "build one with glove.vocab(...) or ftcourse.hf.load_tokenizer(...)"
+        )
+
+
+def _check_max_length(encoder, max_length: int | None) -> None:
+    least = 1 if isinstance(encoder, Vocab) else 2  # a tokenizer adds [CLS] and [SEP]
+    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
+                                   or max_length < least):
+        what = "tokens" if least == 1 else "tokens ([CLS] and [SEP])"
+        raise ValueError(f"max_length must be at least {least} {what} or None, got {max_length!r}")
+
+
+def pad_index(encoder) -> int:
+    """The index that pads a batch: the vocabulary's `<pad>`, or the tokenizer's padding token."""
+    _check_encoder(encoder)
+    if isinstance(encoder, Vocab):
+        return encoder.pad_index
+    if encoder.pad_token_id is None:
+        raise ValueError(
+            f"tokenizer {getattr(encoder, 'name_or_path', '')!r} has no padding token; set one "
+            "first (e.g. tokenizer.pad_token = tokenizer.eos_token for GPT-2-style tokenizers)"
+        )
+    return int(encoder.pad_token_id)
+
+
+def encode(text: str, vocab: Vocab, max_length: int | None = None) -> list[int]:
+    """Token indices of `text` (basic_english, then `vocab`), the first `max_length` of them.
 
     A text with no tokens at all becomes a single `<unk>`, so that no row of a batch is all
-    padding (attention over nothing but masked positions gives NaN).
+    padding (attention over nothing but masked positions gives NaN). Chapter 02.
     """
-    if max_len is not None and max_len < 1:
-        raise ValueError(f"max_len must be a positive number of tokens or None, got {max_len}")
+    _check_max_length(vocab, max_length)
     ids = vocab(basic_english(text))
-    if max_len is not None:
-        ids = ids[:max_len]
+    if max_length is not None:
+        ids = ids[:max_length]
     if not ids:
         unk = vocab.get_default_index()
         ids = [unk if unk is not None else vocab["<unk>"]]
     return ids
 
 
-def collate_batch(batch: Sequence, vocab: Vocab, max_len: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Turn [(label, text), ...] into (labels LongTensor[B], tokens LongTensor[B, T]) on the CPU.
+def tokenize(tokenizer, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+    """Token ids of each text with a Hugging Face tokenizer, special tokens ([CLS] ... [SEP])
+    included, cut to `max_length` (None: the tokenizer's own limit, 512 for BERT). Chapter 05."""
+    _check_max_length(tokenizer, max_length)
+    texts = list(texts)
+    bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if bad:
+        raise TypeError(f"tokenize expects strings; item {bad[0]} is {type(texts[bad[0]]).__name__}")
+    if not texts:
+        return []
+    limit = max_length if max_length is not None else tokenizer.model_max_length
+    return tokenizer(texts, truncation=True, max_length=limit)["input_ids"]
 
-    Pads with `vocab.pad_index`. The seeds padded with 0, which is `<unk>`: their models could
-    not tell padding from unknown words. Texts are cut to their first `max_len` tokens; a text
-    may also be given already encoded (a list of token indices). Empty texts: see `encode`.
+
+def encode_texts(texts: Sequence[str], encoder, max_length: int | None = None) -> list[list[int]]:
+    """Token ids of each text with a `Vocab` (`encode`) or a tokenizer (`tokenize`)."""
+    _check_encoder(encoder)
+    if isinstance(encoder, Vocab):
+        return [encode(text, encoder, max_length) for text in texts]
+    return tokenize(encoder, texts, max_length)
+
+
+def pad_batch(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token id lists to the longest: (ids [B, T], attention_mask [B, T], 1 on real tokens)."""
+    if not rows:
+        raise ValueError("pad_batch got no rows")
+    if any(len(r) == 0 for r in rows):
+        raise ValueError("pad_batch got an empty row; every text needs at least one token")
+    ids = torch.full((len(rows), max(len(r) for r in rows)), pad_id, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+        mask[i, : len(row)] = 1
+    return ids, mask
+
+
+def collate_fn(encoder) -> Callable:
+    """The collate function of `make_loader`: [(label, ids), ...] to `(labels, tokens)` with a
+    `Vocab`, or `(labels, input_ids, attention_mask)` with a tokenizer (what the model takes)."""
+    pad, with_mask = pad_index(encoder), not isinstance(encoder, Vocab)
+
+    def collate(batch):
+        labels = torch.tensor([label for label, _ in batch], dtype=torch.long)
+        ids, mask = pad_batch([ids for _, ids in batch], pad)
+        return (labels, ids, mask) if with_mask else (labels, ids)
+
+    return collate
+
+
+def collate_batch(batch: Sequence, encoder, max_length: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Turn [(label, text), ...] into a batch on the CPU, as `make_loader` gives it.
+
+    Pads with the encoder's padding index (`<pad>` for a Vocab: the seeds padded with 0, which is
+    `<unk>`, so their models could not tell padding from unknown words). Texts are cut to
+    `max_length` tokens; a text may also be given already encoded (a list of token indices).
     """
     if not batch:
         raise ValueError("collate_batch got an empty batch")
-    labels, rows = [], []
-    for label, text in batch:
-        labels.append(int(label))
+    rows = []
+    for _, text in batch:
         if isinstance(text, str):
-            ids = encode(text, vocab, max_len)
+            rows.extend(encode_texts([text], encoder, max_length))
         else:
-            ids = list(text)[:max_len] if max_len is not None else list(text)
+            ids = list(text)[:max_length] if max_length is not None else list(text)
             if not ids:
                 raise ValueError("collate_batch got an encoded text with no tokens; use encode()")
-        rows.append(ids)
-    return torch.tensor(labels, dtype=torch.long), _pad(rows, vocab.pad_index)
+            rows.append(ids)
+    return collate_fn(encoder)([(int(label), ids) for (label, _), ids in zip(batch, rows)])
 
 
-def _pad(rows: Sequence[Sequence[int]], pad_index: int) -> torch.Tensor:
-    tokens = torch.full((len(rows), max(len(r) for r in rows)), pad_index, dtype=torch.long)
-    for i, row in enumerate(rows):
-        tokens[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
-    return tokens
+def encode_batch(texts: Sequence[str], encoder, max_length: int | None = None) -> tuple[torch.Tensor, ...]:
+    """Raw texts to a model's inputs, padded to the longest: `(tokens,)` with a Vocab,
+    `(input_ids, attention_mask)` with a tokenizer. What `ftcourse.train.predict` feeds the model."""
+    texts = list(texts)
+    if not texts:
+        raise ValueError("encode_batch got no texts")
+    _, *inputs = collate_batch([(0, text) for text in texts], encoder, max_length)
+    return tuple(inputs)
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -486,12 +570,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         return count
 
 
-class _Encoded(torch.utils.data.Dataset):
-    """(label, token ids) pairs, tokenised once."""
+class EncodedDataset(torch.utils.data.Dataset):
+    """(label, token ids) pairs, tokenised once with a `Vocab` or a tokenizer."""
 
-    def __init__(self, items: Sequence[tuple[int, str]], vocab: Vocab, max_len: int | None) -> None:
+    def __init__(self, items: Sequence[tuple[int, str]], encoder, max_length: int | None = None) -> None:
         self.labels = [int(label) for label, _ in items]
-        self.ids = [encode(text, vocab, max_len) for _, text in items]
+        self.ids = encode_texts([text for _, text in items], encoder, max_length)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -502,28 +586,29 @@ class _Encoded(torch.utils.data.Dataset):
 
 def make_loader(
     items: Sequence[tuple[int, str]],
-    vocab: Vocab,
+    encoder,
     batch_size: int = 32,
+    *,
     shuffle: bool = False,
-    max_len: int | None = None,
+    max_length: int | None = None,
     bucket: bool = True,
     seed: int = 0,
 ) -> DataLoader:
-    """A DataLoader of (labels, tokens) batches over (label, text) items, tokenised once.
+    """A DataLoader over (label, text) items, tokenised once, for `ftcourse.train.fit`.
 
-    With `bucket=True`, batches hold texts of similar length (`BucketBatchSampler`); with
-    `shuffle=False` they then come in length order, not in the items' order: use
-    `bucket=False` where the order must match `items` (predictions to line up with them).
+    `encoder` is a `Vocab` (batches `(labels, tokens)`, chapters 02-04) or a Hugging Face
+    tokenizer (batches `(labels, input_ids, attention_mask)`, chapters 05 and 13); texts are cut
+    to `max_length` tokens. With `bucket=True`, batches hold texts of similar length
+    (`BucketBatchSampler`), so little compute goes to padding; with `shuffle=False` they then
+    come in length order, not in the items' order: use `bucket=False` where predictions must
+    line up with `items`.
     """
     if len(items) == 0:
         raise ValueError("make_loader got no items")
-    dataset = _Encoded(items, vocab, max_len)
-    pad_index = vocab.pad_index
-
-    def collate(batch):
-        labels = torch.tensor([label for label, _ in batch], dtype=torch.long)
-        return labels, _pad([ids for _, ids in batch], pad_index)
-
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    dataset = EncodedDataset(items, encoder, max_length)
+    collate = collate_fn(encoder)
     if bucket:
         sampler = BucketBatchSampler([len(ids) for ids in dataset.ids], batch_size, shuffle=shuffle, seed=seed)
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
@@ -541,9 +626,9 @@ class SplitLoaders(NamedTuple):
 
 def split_loaders(
     dataset: TextClassificationData,
-    vocab: Vocab,
+    encoder,
     batch_size: int = 32,
-    max_len: int | None = None,
+    max_length: int | None = None,
     valid_fraction: float = 0.05,
     seed: int = 0,
 ) -> SplitLoaders:
@@ -551,7 +636,7 @@ def split_loaders(
     shuffled, bucketed train loader and validation and test loaders (`make_loader`)."""
     train, valid = train_valid_split(dataset.train, valid_fraction=valid_fraction, seed=seed)
     return SplitLoaders(
-        make_loader(train, vocab, batch_size, shuffle=True, max_len=max_len, seed=seed),
-        make_loader(valid, vocab, batch_size, max_len=max_len),
-        make_loader(dataset.test, vocab, batch_size, max_len=max_len),
+        make_loader(train, encoder, batch_size, shuffle=True, max_length=max_length, seed=seed),
+        make_loader(valid, encoder, batch_size, max_length=max_length),
+        make_loader(dataset.test, encoder, batch_size, max_length=max_length),
     )

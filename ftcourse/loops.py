@@ -3,10 +3,11 @@
 `train_loop` is the loop of chapter 08 written out: AdamW, a learning-rate schedule, and for every
 batch `zero_grad`, forward, `backward`, `step`, `scheduler.step`. It runs through
 `accelerate.Accelerator`, so the same function trains on a CPU, one GPU (with mixed precision when
-asked), or several GPUs under `accelerate launch` / `torchrun` without a change. `predict_labels`
-and `evaluate_accuracy` gather predictions from every process with their own labels, so they
-always line up. Chapter 09 adds `compute_metrics` for the `Trainer`, feature extraction
-(`extract_features`, `FeatureHead`) and the confusion matrix and classification report.
+asked), or several GPUs under `accelerate launch` / `torchrun` without a change. It returns the
+same `ftcourse.train.History` as `fit`. `evaluate_accuracy` gathers predictions from every process
+with their own labels (`ftcourse.train.predictions`), so they always line up. Chapter 09 adds
+`compute_metrics` for the `Trainer`, feature extraction (`extract_features`, `FeatureHead`) and
+the confusion matrix and classification report (its plot: `ftcourse.plots.plot_confusion_matrix`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -22,29 +23,13 @@ from torch import nn
 
 from ftcourse._env import training_precision
 from ftcourse.models import mean_pool
+from ftcourse.train import History, predictions
 
 try:  # widget bars in Jupyter when ipywidgets is there; else text bars, without tqdm's warning
     import ipywidgets  # noqa: F401
     from tqdm.auto import tqdm
 except ImportError:
     from tqdm import tqdm
-
-
-@dataclass
-class LoopHistory:
-    """What `train_loop` measured, one entry per epoch."""
-
-    loss: list[float] = field(default_factory=list)  # mean training loss per batch
-    val_acc: list[float] = field(default_factory=list)
-    epoch_seconds: list[float] = field(default_factory=list)
-    steps: int = 0
-
-    @property
-    def seconds(self) -> float:
-        return float(sum(self.epoch_seconds))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _accelerator(accelerator=None):
@@ -67,12 +52,6 @@ def _loss_of(outputs) -> torch.Tensor:
     return loss
 
 
-def _logits_of(outputs) -> torch.Tensor:
-    if isinstance(outputs, torch.Tensor):
-        return outputs
-    return outputs["logits"] if isinstance(outputs, Mapping) else outputs.logits
-
-
 def train_loop(
     model: nn.Module,
     train_loader,
@@ -86,14 +65,15 @@ def train_loop(
     accelerator=None,
     progress: bool = True,
     desc: str = "training",
-) -> LoopHistory:
+) -> History:
     """Train a Hugging Face model on batches of tensors (dicts with `labels`); one bar over all steps.
 
     The scheduler is stepped after every batch: build it for `epochs * len(train_loader)` steps
     (e.g. `transformers.get_scheduler("linear", optimizer, 0, epochs * len(train_loader))`). Under
     several processes each one sees a shard of the batches and accelerate steps the scheduler once
     per process, so the same count holds. With `eval_loader`, the accuracy over it is measured
-    after every epoch (`num_classes` is then required). The model is trained in place.
+    after every epoch (`num_classes` is then required). The model is trained in place. Returns a
+    `History` whose `loss` is the mean training loss per batch of each epoch.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
@@ -110,7 +90,7 @@ def train_loop(
         )
     if eval_loader is not None:
         eval_loader = accelerator.prepare_data_loader(eval_loader)
-    history = LoopHistory()
+    history = History()
     bar = tqdm(
         total=epochs * len(train_loader),
         desc=desc,
@@ -136,7 +116,7 @@ def train_loop(
             bar.update(1)
         history.loss.append(total / max(batches, 1))
         if eval_loader is not None:
-            preds, labels = collect_predictions(model, eval_loader, accelerator)
+            preds, labels = predictions(model, eval_loader, gather=accelerator.gather_for_metrics)
             history.val_acc.append(_accuracy(preds, labels, num_classes))
         history.epoch_seconds.append(time.perf_counter() - start)
         postfix = {"loss": f"{history.loss[-1]:.3f}"}
@@ -145,27 +125,6 @@ def train_loop(
         bar.set_postfix(postfix)
     bar.close()
     return history
-
-
-@torch.no_grad()
-def collect_predictions(model: nn.Module, loader, accelerator) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted, true) labels from a model and loader already passed through `accelerator.prepare`."""
-    model.eval()
-    preds, truth = [], []
-    for batch in loader:
-        if "labels" not in batch:
-            raise ValueError("each evaluation batch needs its targets under 'labels'")
-        labels = batch["labels"]
-        inputs = {k: v for k, v in batch.items() if k != "labels"}
-        logits = _logits_of(model(**inputs))
-        # Each process sends its predictions *with* their labels: gathered together they stay
-        # paired, and gather_for_metrics drops the duplicates added to even out the last batch.
-        p, y = accelerator.gather_for_metrics((logits.argmax(dim=-1), labels))
-        preds.append(p.cpu())
-        truth.append(y.cpu())
-    if not preds:
-        raise ValueError("the loader yielded no batches; is the dataset empty?")
-    return torch.cat(preds), torch.cat(truth)
 
 
 def _accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
@@ -178,20 +137,10 @@ def _accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> fl
     return float(metric.compute())
 
 
-def predict_labels(model: nn.Module, loader, accelerator=None) -> tuple[torch.Tensor, torch.Tensor]:
-    """(predicted, true) labels over a loader of batches with `labels`, paired item by item.
-
-    On one process they come in the loader's order; under several, each prediction still sits
-    next to its own label.
-    """
-    accelerator = _accelerator(accelerator)
-    model = accelerator.prepare_model(model, evaluation_mode=True)
-    return collect_predictions(model, accelerator.prepare_data_loader(loader), accelerator)
-
-
 def evaluate_accuracy(model: nn.Module, loader, num_classes: int, accelerator=None) -> float:
-    """Accuracy over a loader, accumulated with torchmetrics' `MulticlassAccuracy` (micro average)."""
-    preds, labels = predict_labels(model, loader, accelerator)
+    """Accuracy over a loader of dict batches with `labels`, accumulated with torchmetrics'
+    `MulticlassAccuracy` (micro average), on one process or gathered from several. Chapter 08."""
+    preds, labels = predictions(model, loader, accelerator=_accelerator(accelerator))
     return _accuracy(preds, labels, num_classes)
 
 
@@ -269,49 +218,6 @@ def classification_report(y_true, y_pred, classes: Sequence[str], digits: int = 
     )
 
 
-def plot_confusion_matrix(
-    matrix, classes: Sequence[str], title: str | None = None, normalize: bool = True, ax=None
-):
-    """The confusion matrix as a heat map: rows true, columns predicted; counts in the cells.
-
-    With `normalize`, colours show each row's share (the recall of the class on the diagonal).
-    """
-    import matplotlib.pyplot as plt
-
-    matrix = np.asarray(matrix)
-    if matrix.shape != (len(classes), len(classes)):
-        raise ValueError(f"a {matrix.shape} matrix does not fit {len(classes)} class names")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(1.1 * len(classes) + 2.2, 1.0 * len(classes) + 1.6))
-    else:
-        fig = ax.figure
-    rows = matrix.sum(axis=1, keepdims=True)
-    shown = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0) if normalize else matrix
-    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    fig.colorbar(image, ax=ax, label="share of the true class" if normalize else "count")
-    ticks = range(len(classes))
-    ax.set_xticks(ticks, classes, rotation=30, ha="right")
-    ax.set_yticks(ticks, classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    top = shown.max() if shown.size else 0
-    for i in ticks:
-        for j in ticks:
-            ax.text(
-                j,
-                i,
-                f"{matrix[i, j]}",
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="white" if shown[i, j] > 0.6 * top else "black",
-            )
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
 # ---------------------------------------------------------------------------------------------
 # Feature extraction: a frozen encoder, features computed once, a small head trained on them
 @dataclass
@@ -387,7 +293,7 @@ class FeatureHead(nn.Module):
     """Seed 001's `ClsHead`: dropout and a Linear layer on a pooled feature vector.
 
     It returns a `SequenceClassifierOutput` (with the cross-entropy loss when `labels` are given),
-    as a Hugging Face model does, so `train_loop` and `predict_labels` train and test it unchanged.
+    as a Hugging Face model does, so `train_loop` and `ftcourse.train.predictions` train and test it unchanged.
     """
 
     def __init__(self, hidden: int, num_labels: int, dropout: float = 0.1) -> None:
@@ -413,17 +319,13 @@ __all__ = [
     "FeatureDataset",
     "FeatureHead",
     "Features",
-    "LoopHistory",
     "classification_metrics",
     "classification_report",
-    "collect_predictions",
     "compute_metrics",
     "confusion_matrix",
     "evaluate_accuracy",
     "extract_features",
     "mean_pool",
-    "plot_confusion_matrix",
-    "predict_labels",
     "tokenize_dataset",
     "train_loop",
 ]

@@ -42,7 +42,7 @@ class PositionalEncoding(nn.Module):
         if x.size(1) > self.pe.size(1):
             raise ValueError(
                 f"sequence of {x.size(1)} tokens is longer than max_len={self.pe.size(1)}; "
-                "truncate the input (ftcourse.data collate max_len) or raise max_len"
+                "truncate the input (make_loader(..., max_length=...)) or raise max_len"
             )
         return self.dropout(x + self.pe[:, : x.size(1)])
 
@@ -59,7 +59,7 @@ class TransformerClassifier(nn.Module):
     def __init__(
         self,
         embeddings: torch.Tensor,
-        num_class: int,
+        num_classes: int,
         nhead: int = 2,
         dim_feedforward: int = 128,
         num_layers: int = 2,
@@ -78,8 +78,8 @@ class TransformerClassifier(nn.Module):
                 f"{nhead} attention heads do not divide the embedding size {d_model}; "
                 "choose nhead that divides it (or vectors of an even dimension)"
             )
-        if num_class < 2:
-            raise ValueError(f"num_class must be at least 2, got {num_class}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         self.pad_index = pad_index
         self.batch_first = batch_first
         self.d_model = d_model
@@ -93,7 +93,7 @@ class TransformerClassifier(nn.Module):
             batch_first=batch_first,
         )
         self.transformer_encoder = nn.TransformerEncoder(layer, num_layers=num_layers, enable_nested_tensor=False)
-        self.classifier = nn.Linear(d_model, num_class)
+        self.classifier = nn.Linear(d_model, num_classes)
 
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """The pooled [batch, d_model] representation the head classifies."""
@@ -119,7 +119,7 @@ class MeanEmbeddingClassifier(nn.Module):
     def __init__(
         self,
         embeddings: torch.Tensor,
-        num_class: int,
+        num_classes: int,
         hidden: int = 128,
         pad_index: int = 1,
         freeze_embeddings: bool = True,
@@ -129,7 +129,7 @@ class MeanEmbeddingClassifier(nn.Module):
         self.embedding = nn.Embedding.from_pretrained(embeddings.float(), freeze=freeze_embeddings, padding_idx=pad_index)
         self.fc1 = nn.Linear(embeddings.shape[1], hidden)
         self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(hidden, num_class)
+        self.fc2 = nn.Linear(hidden, num_classes)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         keep = (tokens != self.pad_index).unsqueeze(-1).float()
@@ -139,15 +139,15 @@ class MeanEmbeddingClassifier(nn.Module):
 
 class LeNet(nn.Module):
     """The seeds' `NNet`: LeNet-5 for 1x32x32 images (conv 6@5x5, pool, conv 16@5x5, pool,
-    fc 400->120->84->num_class)."""
+    fc 400->120->84->num_classes)."""
 
-    def __init__(self, num_class: int = 10) -> None:
+    def __init__(self, num_classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 6, 5)
         self.conv2 = nn.Conv2d(6, 16, 5)
         self.fc1 = nn.Linear(16 * 5 * 5, 120)
         self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, num_class)
+        self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if images.shape[-2:] != (32, 32):
@@ -170,7 +170,7 @@ class EncoderClassifier(nn.Module):
     the seed, though the [CLS] head does not use it).
     """
 
-    def __init__(self, encoder: nn.Module, num_class: int, dropout: float = 0.1) -> None:
+    def __init__(self, encoder: nn.Module, num_classes: int, dropout: float = 0.1) -> None:
         super().__init__()
         config = getattr(encoder, "config", None)
         hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None)
@@ -179,11 +179,11 @@ class EncoderClassifier(nn.Module):
                 f"cannot read the hidden size of {type(encoder).__name__}: pass a Hugging Face "
                 "encoder (e.g. AutoModel.from_pretrained(...)) whose config has hidden_size"
             )
-        if num_class < 2:
-            raise ValueError(f"num_class must be at least 2, got {num_class}")
+        if num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {num_classes}")
         self.base_model = encoder
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden, num_class)
+        self.classifier = nn.Linear(hidden, num_classes)
 
     def forward(
         self,

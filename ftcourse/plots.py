@@ -1,5 +1,5 @@
-"""The course's figures: training curves, strategy comparisons, the positional encoding matrix,
-and the results page's summary charts across chapters (`method_rows`, `plot_method_accuracy`,
+"""The course's figures: training curves, strategy comparisons, confusion matrices, the positional
+encoding matrix, and the results page's summary charts across chapters (`method_rows`, `plot_method_accuracy`,
 `plot_trainable_params`).
 
 `plot_history` is the seeds' twin-axis loss/accuracy plot (chapter 02 onwards).
@@ -15,7 +15,9 @@ import numpy as np
 
 
 def plot_history(history, title: str | None = None, ax=None):
-    """Summed training loss (left, red) and validation accuracy (right, blue) per epoch."""
+    """Mean training loss per batch (left, red) and validation accuracy (right, blue) per epoch,
+    from a `ftcourse.train.History` (what `fit` and `train_loop` return) or a dict of the same
+    lists. Chapter 02."""
     loss = list(getattr(history, "loss", history["loss"] if isinstance(history, Mapping) else []))
     acc = list(getattr(history, "val_acc", history.get("val_acc", []) if isinstance(history, Mapping) else []))
     if ax is None:
@@ -25,7 +27,7 @@ def plot_history(history, title: str | None = None, ax=None):
     epochs = np.arange(1, len(loss) + 1)
     ax.plot(epochs, loss, color="tab:red", marker="o")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("total loss", color="tab:red")
+    ax.set_ylabel("mean training loss", color="tab:red")
     ax.tick_params(axis="y", colors="tab:red")
     if acc:
         ax2 = ax.twinx()
@@ -70,6 +72,48 @@ def plot_comparison(
     if title:
         ax.set_title(title)
     ax.tick_params(axis="x", labelrotation=15)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    matrix, classes: Sequence[str], title: str | None = None, normalize: bool = True, ax=None
+):
+    """The confusion matrix as a heat map: rows true, columns predicted; counts in the cells
+    (from `ftcourse.loops.confusion_matrix`, chapter 09).
+
+    With `normalize`, colours show each row's share (the recall of the class on the diagonal).
+    """
+    matrix = np.asarray(matrix)
+    if matrix.shape != (len(classes), len(classes)):
+        raise ValueError(f"a {matrix.shape} matrix does not fit {len(classes)} class names")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.1 * len(classes) + 2.2, 1.0 * len(classes) + 1.6))
+    else:
+        fig = ax.figure
+    rows = matrix.sum(axis=1, keepdims=True)
+    shown = np.divide(matrix, rows, out=np.zeros(matrix.shape), where=rows > 0) if normalize else matrix
+    image = ax.imshow(shown, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(image, ax=ax, label="share of the true class" if normalize else "count")
+    ticks = range(len(classes))
+    ax.set_xticks(ticks, classes, rotation=30, ha="right")
+    ax.set_yticks(ticks, classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = shown.max() if shown.size else 0
+    for i in ticks:
+        for j in ticks:
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="white" if shown[i, j] > 0.6 * top else "black",
+            )
+    if title:
+        ax.set_title(title)
     fig.tight_layout()
     return fig
 

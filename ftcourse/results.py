@@ -1,7 +1,9 @@
 """Recorded results: every number the book shows comes from one of these JSON files.
 
 `record()` writes `results/<profile>/<notebook>.json` with the metrics and their provenance
-(profile, data source, device, seconds, library versions). Taught in every chapter's last cell.
+(profile, data source, device, seconds, library versions). It takes the chapter's training runs
+(`ftcourse.experiment.Run`) and writes their metrics under the names the results page reads
+(`run_metrics`). Taught in every chapter's last cell.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -91,17 +93,50 @@ def _clean(value):
     return value
 
 
+def run_metrics(runs: Sequence = (), controls: Sequence = (), prefix: str = "") -> dict[str, float]:
+    """The metric names of training runs (`ftcourse.experiment.Run`): `<prefix><metric>/<name>`
+    for each metric of every run and control (e.g. `accuracy/lora`), and
+    `<prefix>trainable_params/<name>` for the `runs` only. The results page charts a method for
+    every accuracy recorded with its trainable parameters: controls (a pre-training run, a
+    baseline) are recorded without them, so they are not charted as methods."""
+    metrics: dict[str, float] = {}
+    for group, with_params in ((runs, True), (controls, False)):
+        for run in group:
+            for name, value in run.metrics.items():
+                metrics[f"{prefix}{name}/{run.name}"] = value
+            if with_params:
+                if run.trainable is None:
+                    raise ValueError(f"run {run.name!r} does not say how many parameters it trained; "
+                                     "set Run.trainable or pass it among the controls")
+                metrics[f"{prefix}trainable_params/{run.name}"] = run.trainable
+    return metrics
+
+
 def record(
     notebook: str,
-    metrics: Mapping[str, float | int],
+    metrics: Mapping[str, float | int] | None = None,
     *,
+    runs: Sequence = (),
+    controls: Sequence = (),
     data_source: str,
     seconds: float | None = None,
     extra: Mapping | None = None,
 ) -> Path:
-    """Write the notebook's metrics with their provenance; returns the JSON path."""
+    """Write the notebook's metrics with their provenance; returns the JSON path.
+
+    `runs` (the strategies compared) and `controls` (other runs) are `ftcourse.experiment.Run`
+    records: their metrics are named by `run_metrics`, and their figures (without histories) are
+    kept under `extra["runs"]`. `metrics` holds everything else the chapter measured.
+    """
+    from_runs = run_metrics(runs, controls)
+    clash = sorted(set(from_runs) & set(metrics or {}))
+    if clash:
+        raise ValueError(f"{clash} come from the runs and from metrics; give each number once")
+    metrics = {**from_runs, **(metrics or {})}
     if not metrics:
         raise ValueError("record() got no metrics; a chapter must record what it measured")
+    if runs or controls:
+        extra = {"runs": {r.name: r.summary() for r in (*runs, *controls)}, **(extra or {})}
     payload = {
         "notebook": notebook,
         "metrics": _clean(dict(metrics)),

@@ -1,8 +1,15 @@
-"""The training loop of the course: `fit`, `evaluate`, `predict`.
+"""The training loop of the course: `fit`, and what every loop shares: `History`,
+`predictions`, `evaluate`, `predict`.
 
-`fit` keeps the seeds' recipe available (SGD with lr 1, gradient clipping at 0.1, the summed loss
-per epoch, validation accuracy after each epoch, the best checkpoint kept) and chooses the device
-and mixed precision for you. Taught in chapter 02; used by every chapter that trains by hand.
+`fit` keeps the seeds' recipe available (SGD with lr 1, gradient clipping at 0.1, validation
+accuracy after each epoch, the best checkpoint kept) and chooses the device and mixed precision
+for you. Taught in chapter 02; used by every chapter that trains by hand. Chapter 08's
+`ftcourse.loops.train_loop` returns the same `History`.
+
+One vocabulary for using a model:
+- `predict(model, texts, encoder, classes)`: class names for raw texts;
+- `predictions(model, loader)`: (predicted, true) labels over a loader;
+- `evaluate(model, loader)`: the accuracy over a loader.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ from __future__ import annotations
 import copy
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,11 +37,17 @@ from ftcourse.results import atomic_write_bytes
 
 @dataclass
 class History:
-    """What `fit` measured, one entry per epoch."""
+    """What a training loop measured, one entry per epoch (`fit`, `loops.train_loop`).
 
-    loss: list[float] = field(default_factory=list)  # summed over the epoch's batches, as the seeds plot it
+    `loss` is the mean training loss of the epoch: the mean over its batches of each batch's
+    loss, itself the mean over the batch's examples (cross-entropy's default). The seeds plotted
+    the sum over batches, which grows with the number of batches; the mean does not.
+    """
+
+    loss: list[float] = field(default_factory=list)  # mean per batch (and per example) of the epoch
     val_acc: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
+    steps: int = 0  # optimiser steps taken
     best_epoch: int | None = None  # 1-based
     best_val_acc: float | None = None
     checkpoint: str | None = None
@@ -53,11 +66,11 @@ def _move(batch: Sequence[torch.Tensor], device: torch.device) -> list[torch.Ten
 
 
 def _check_labels(logits: torch.Tensor, labels: torch.Tensor) -> None:
-    num_class = logits.shape[-1]
+    num_classes = logits.shape[-1]
     top = int(labels.max())
-    if top >= num_class or int(labels.min()) < 0:
+    if top >= num_classes or int(labels.min()) < 0:
         raise ValueError(
-            f"the model's head has {num_class} outputs but the labels go up to {top}; "
+            f"the model's head has {num_classes} outputs but the labels go up to {top}; "
             f"give the model a head with {top + 1} outputs (ftcourse.adapt.replace_head(model, {top + 1}))"
         )
 
@@ -113,6 +126,8 @@ def fit(
     `clip_grad_norm_(..., 0.1)`. When the validation accuracy improves the weights are kept
     (written atomically to `checkpoint` when given, else in memory) and restored at the end.
     With `patience`, training stops after that many epochs without a better validation accuracy.
+    The labels are checked against the head's size on the first batch (a check on every batch
+    would wait for the GPU at every step). `History.loss` holds the mean loss per batch.
     A train loader whose sampler has `set_epoch` (ftcourse's bucketing sampler, DistributedSampler)
     gets epoch 0, 1, ... at the start of each epoch, so runs on one loader see the same orders.
     """
@@ -137,13 +152,14 @@ def fit(
         start = time.perf_counter()
         _set_epoch(train_loader, epoch - 1)
         model.train()
-        total = 0.0
+        total, batches = 0.0, 0
         for labels, *inputs in train_loader:
             labels, *inputs = _move((labels, *inputs), device)
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                 logits = model(*inputs)
-                _check_labels(logits, labels)
+                if history.steps == 0:
+                    _check_labels(logits, labels)
                 loss = loss_fn(logits.float(), labels)
             if scaler is not None:
                 scaler.scale(loss).backward()
@@ -158,9 +174,11 @@ def fit(
             else:
                 optimizer.step()
             total += loss.item()
+            batches += 1
+            history.steps += 1
         if scheduler is not None:
             scheduler.step()
-        history.loss.append(total)
+        history.loss.append(total / max(batches, 1))
 
         if valid_loader is not None:
             acc = evaluate(model, valid_loader, device=device, amp=amp)
@@ -172,7 +190,8 @@ def fit(
                 elif restore_best:
                     best_state = copy.deepcopy(model.state_dict())
         history.epoch_seconds.append(time.perf_counter() - start)
-        bar.set_postfix(loss=f"{total:.3f}", val_acc=f"{history.val_acc[-1]:.3f}" if history.val_acc else "-")
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}",
+                        val_acc=f"{history.val_acc[-1]:.3f}" if history.val_acc else "-")
         if patience is not None and history.best_epoch is not None and epoch - history.best_epoch >= patience:
             break
 
@@ -184,21 +203,67 @@ def fit(
     return history
 
 
+def _logits_of(outputs) -> torch.Tensor:
+    if isinstance(outputs, torch.Tensor):
+        return outputs
+    return outputs["logits"] if isinstance(outputs, Mapping) else outputs.logits
+
+
+def _labels_and_logits(model: nn.Module, batch, device: torch.device | None):
+    """Run one batch: `(labels, *inputs)` calls `model(*inputs)`; a dict with `labels` (Hugging
+    Face style) calls `model(**inputs)` without them."""
+    if isinstance(batch, Mapping):
+        if "labels" not in batch:
+            raise ValueError("each evaluation batch needs its targets under 'labels'")
+        if device is not None:
+            batch = {k: v.to(device) for k, v in batch.items()}
+        labels = batch["labels"]
+        return labels, _logits_of(model(**{k: v for k, v in batch.items() if k != "labels"}))
+    labels, *inputs = _move(batch, device) if device is not None else batch
+    return labels, _logits_of(model(*inputs))
+
+
 @torch.no_grad()
 def predictions(
-    model: nn.Module, loader, device: torch.device | str | None = None, amp: bool | str = "auto"
+    model: nn.Module,
+    loader,
+    device: torch.device | str | None = None,
+    amp: bool | str = "auto",
+    *,
+    accelerator=None,
+    gather: Callable | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted and true labels over a loader (for accuracy, confusion matrices, reports)."""
-    device = torch.device(device) if device is not None else default_device()
-    model.to(device).eval()
-    amp_dtype, _ = _autocast(device, amp)
+    """Predicted and true labels over a loader, paired item by item (for accuracy, confusion
+    matrices, reports). Chapters 02-05 and 08-09.
+
+    Batches are `(labels, *inputs)` tuples (`ftcourse.data.make_loader`) or dicts with `labels`
+    (a Hugging Face collator). With an `accelerate.Accelerator` (chapter 08) the model and loader
+    are prepared by it and, under several processes, each process sends its predictions together
+    with their labels, so the pairs stay intact, and the copies added to even out the last batch
+    are dropped. (`gather=accelerator.gather_for_metrics` does the same for a model and loader
+    already prepared, as inside `train_loop`.)
+    """
+    if accelerator is not None:
+        model = accelerator.prepare_model(model, evaluation_mode=True)
+        loader = accelerator.prepare_data_loader(loader)
+        gather = accelerator.gather_for_metrics
+    if gather is None:
+        device = torch.device(device) if device is not None else default_device()
+        model.to(device)
+        amp_dtype, _ = _autocast(device, amp)
+    else:  # accelerate has placed the model and the batches (and handles mixed precision)
+        device, amp_dtype = None, None
+    model.eval()
     preds, truth = [], []
-    for labels, *inputs in loader:
-        labels, *inputs = _move((labels, *inputs), device)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(*inputs)
-        _check_labels(logits, labels)
-        preds.append(logits.argmax(dim=-1).cpu())
+    for batch in loader:
+        with torch.autocast(device.type if device else "cpu", dtype=amp_dtype, enabled=amp_dtype is not None):
+            labels, logits = _labels_and_logits(model, batch, device)
+        if not preds:
+            _check_labels(logits, labels)
+        predicted = logits.argmax(dim=-1)
+        if gather is not None:
+            predicted, labels = gather((predicted, labels))
+        preds.append(predicted.cpu())
         truth.append(labels.cpu())
     if not preds:
         raise ValueError("the loader yielded no batches; is the dataset empty?")
@@ -206,7 +271,7 @@ def predictions(
 
 
 def evaluate(model: nn.Module, loader, device: torch.device | str | None = None, amp: bool | str = "auto") -> float:
-    """Accuracy of `model` over a loader of `(labels, inputs)` batches."""
+    """Accuracy of `model` over a loader (the share of correct predictions). Chapter 02."""
     preds, truth = predictions(model, loader, device=device, amp=amp)
     return float((preds == truth).float().mean())
 
@@ -214,27 +279,32 @@ def evaluate(model: nn.Module, loader, device: torch.device | str | None = None,
 @torch.no_grad()
 def predict(
     model: nn.Module,
-    text: str,
-    vocab,
+    texts: str | Sequence[str],
+    encoder,
     classes: Sequence[str],
-    tokenizer: Callable[[str], list[str]] | None = None,
-    max_len: int | None = None,
-) -> str:
-    """The class name `model` gives to one raw `text` (tokenised as in training)."""
-    from ftcourse.text import basic_english
+    *,
+    max_length: int | None = None,
+) -> list[str]:
+    """The class names `model` gives to raw texts, one per text, encoded as in training: with a
+    `Vocab` (chapters 02-04) or a Hugging Face tokenizer (chapter 05). A single string gives a
+    list of one."""
+    from ftcourse.data import encode_batch
+    from ftcourse.text import Vocab, basic_english
 
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("predict() got an empty text; pass the review or article to classify")
-    tokens = (tokenizer or basic_english)(text)
-    if not tokens:
-        raise ValueError(f"predict(): {text!r} has no tokens after tokenisation; pass words to classify")
-    ids = vocab(tokens[:max_len] if max_len else tokens)
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts or any(not isinstance(t, str) or not t.strip() for t in texts):
+        raise ValueError("predict() got an empty text; pass the reviews or articles to classify")
+    if isinstance(encoder, Vocab):
+        empty = [t for t in texts if not basic_english(t)]
+        if empty:
+            raise ValueError(f"predict(): {empty[0]!r} has no tokens after tokenisation; "
+                             "pass words to classify")
     device = next(model.parameters()).device
     model.eval()
-    logits = model(torch.tensor([ids], dtype=torch.long, device=device))
+    logits = _logits_of(model(*(t.to(device) for t in encode_batch(texts, encoder, max_length))))
     if logits.shape[-1] != len(classes):
         raise ValueError(
             f"the model's head has {logits.shape[-1]} outputs but {len(classes)} class names were given "
             f"({list(classes)}); pass the classes of the task the head was trained on"
         )
-    return classes[int(logits.argmax(dim=-1))]
+    return [classes[int(i)] for i in logits.argmax(dim=-1)]

@@ -423,16 +423,16 @@ def load_resnet18(
     return ResNetClassifier(model, input_size)
 
 
-def replace_resnet_head(model: ResNetClassifier, num_class: int) -> nn.Linear:
+def replace_resnet_head(model: ResNetClassifier, num_classes: int) -> nn.Linear:
     """Swap the 1000-class head (`classifier[1]`, torchvision's `fc`) for a fresh trainable
-    `Linear(512, num_class)`; the config's labels follow. Returns the new layer."""
-    if num_class < 2:
-        raise ValueError(f"a classification head needs at least 2 outputs, got {num_class}")
+    `Linear(512, num_classes)`; the config's labels follow. Returns the new layer."""
+    if num_classes < 2:
+        raise ValueError(f"a classification head needs at least 2 outputs, got {num_classes}")
     old = model.head
-    new = nn.Linear(old.in_features, num_class).to(device=old.weight.device, dtype=old.weight.dtype)
+    new = nn.Linear(old.in_features, num_classes).to(device=old.weight.device, dtype=old.weight.dtype)
     model.resnet.classifier[1] = new
-    model.resnet.config.num_labels = num_class
-    model.resnet.num_labels = num_class
+    model.resnet.config.num_labels = num_classes
+    model.resnet.num_labels = num_classes
     return new
 
 

@@ -50,9 +50,9 @@ from IPython.display import Markdown
 import ftcourse
 from ftcourse import data, plots, results
 from ftcourse.adapt import count_parameters, freeze, replace_head, unfreeze
+from ftcourse.experiment import Run, compare, run_strategy, table
 from ftcourse.models import TransformerClassifier
 from ftcourse.text import basic_english
-from ftcourse.runcache import fit_cached
 from ftcourse.train import evaluate, predict
 from ftcourse.rehearsal import realdata
 
@@ -130,9 +130,9 @@ print("the source's row for 'the' is GloVe's", repr(glove.itos[the]))
 # source padded with 0, which is `<unk>`.
 
 # %%
-train_loader = data.make_loader(imdb_train, vocab, BATCH_SIZE, shuffle=True, max_len=MAX_LEN, seed=SEED)
-valid_loader = data.make_loader(imdb_valid, vocab, BATCH_SIZE, max_len=MAX_LEN)
-test_loader = data.make_loader(imdb.test, vocab, BATCH_SIZE, max_len=MAX_LEN)
+train_loader = data.make_loader(imdb_train, vocab, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
+valid_loader = data.make_loader(imdb_valid, vocab, BATCH_SIZE, max_length=MAX_LEN)
+test_loader = data.make_loader(imdb.test, vocab, BATCH_SIZE, max_length=MAX_LEN)
 labels, batch = next(iter(valid_loader))
 print("labels", labels[:8].tolist(), " tokens", tuple(batch.shape), " padding share", f"{(batch == vocab.pad_index).float().mean():.1%}")
 
@@ -144,7 +144,7 @@ print("labels", labels[:8].tolist(), " tokens", tuple(batch.shape), " padding sh
 # sequence, and a linear head.
 
 # %%
-model = TransformerClassifier(embeddings, num_class=len(imdb.classes))
+model = TransformerClassifier(embeddings, num_classes=len(imdb.classes))
 print(model)
 print(count_parameters(model))
 untrained_acc = evaluate(model, test_loader)
@@ -160,7 +160,7 @@ print(f"untrained test accuracy: {untrained_acc:.3f} (chance is {1 / len(imdb.cl
 # version with the same weights, and we classify one review alone and inside a batch:
 
 # %%
-seed_version = TransformerClassifier(embeddings, num_class=2, batch_first=False)
+seed_version = TransformerClassifier(embeddings, num_classes=2, batch_first=False)
 seed_version.load_state_dict(model.state_dict())
 model.eval(), seed_version.eval()
 review = batch[:1]
@@ -176,31 +176,20 @@ with torch.no_grad():
 #
 # ## Training from scratch on IMDB
 
+# %% [markdown]
+# Every strategy below is trained the same way, by `ftcourse.experiment.run_strategy`: count the
+# parameters, seed, train with `fit`, plot the curves, test once on the test set, and keep a
+# `Run` record of the figures for the comparison. It trains through `fit_cached`, `fit` that keeps
+# its result: chapter 3 asks for the same AG News model and fine-tuning runs and loads them
+# instead of training them again (see `ftcourse.runcache`).
+
 # %%
 runs = {}
-
-
-def run(name, model, train_loader, valid_loader, test_loader, title):
-    """Train, plot, test once, and keep the figures for the comparison."""
-    counts = count_parameters(model)
-    print(f"{name}: {counts}")
-    ftcourse.set_seed(SEED)
-    # `fit_cached` is `fit` that keeps its result: chapter 3 asks for the same AG News model and
-    # fine-tuning runs and loads them instead of training them again (see ftcourse.runcache).
-    history = fit_cached(model, train_loader, valid_loader, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE,
-                         desc=name)
-    plots.plot_history(history, title=title)
-    acc = evaluate(model, test_loader)
-    runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
-                  "best_epoch": history.best_epoch, "seconds": history.seconds}
-    reused = " (reused: an identical run was trained before)" if history.reused else ""
-    print(f"{name}: best validation epoch {history.best_epoch}, test accuracy {acc:.3f}{reused}")
-    return history
-
-
+recipe = dict(seed=SEED, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE)
 ftcourse.set_seed(SEED)
-scratch = TransformerClassifier(embeddings, num_class=len(imdb.classes))
-_ = run("scratch", scratch, train_loader, valid_loader, test_loader, "IMDB from scratch")
+scratch = TransformerClassifier(embeddings, num_classes=len(imdb.classes))
+runs["scratch"] = run_strategy("scratch", scratch, train_loader, valid_loader, test_loader,
+                               title="IMDB from scratch", **recipe)
 
 # %% [markdown]
 # ## Pre-training on AG News
@@ -212,13 +201,13 @@ print(f"train {len(ag.train):,}  test {len(ag.test):,}  classes {ag.classes}")
 print(f"[{ag.classes[ag.train[0][0]]}] {ag.train[0][1][:200]}")
 ag_train, ag_valid = data.train_valid_split(ag.train, valid_fraction=0.05, seed=SEED)
 ag_loaders = [
-    data.make_loader(ag_train, vocab, BATCH_SIZE, shuffle=True, max_len=MAX_LEN, seed=SEED),
-    data.make_loader(ag_valid, vocab, BATCH_SIZE, max_len=MAX_LEN),
-    data.make_loader(ag.test, vocab, BATCH_SIZE, max_len=MAX_LEN),
+    data.make_loader(ag_train, vocab, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED),
+    data.make_loader(ag_valid, vocab, BATCH_SIZE, max_length=MAX_LEN),
+    data.make_loader(ag.test, vocab, BATCH_SIZE, max_length=MAX_LEN),
 ]
 ftcourse.set_seed(SEED)
-pretrained = TransformerClassifier(embeddings, num_class=len(ag.classes))
-_ = run("ag_news", pretrained, *ag_loaders, "AG News pre-training")
+pretrained = TransformerClassifier(embeddings, num_classes=len(ag.classes))
+runs["ag_news"] = run_strategy("ag_news", pretrained, *ag_loaders, title="AG News pre-training", **recipe)
 
 # %% [markdown]
 # ## Fine-tuning on IMDB: three strategies
@@ -235,13 +224,15 @@ def from_pretrained():
 
 
 full = from_pretrained()  # everything but the frozen GloVe embedding trains
-_ = run("full_finetune", full, train_loader, valid_loader, test_loader, "full fine-tuning")
+imdb_loaders = train_loader, valid_loader, test_loader
+runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders, title="full fine-tuning", **recipe)
 
 # %%
 probe = from_pretrained()
 freeze(probe)
 unfreeze(probe, "classifier.*")
-_ = run("linear_probe", probe, train_loader, valid_loader, test_loader, "linear probing (head only)")
+runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders, title="linear probing (head only)",
+                                    **recipe)
 
 # %% [markdown]
 # A linear probe reads features through frozen GloVe vectors *and* a frozen encoder. How much of
@@ -250,10 +241,11 @@ _ = run("linear_probe", probe, train_loader, valid_loader, test_loader, "linear 
 
 # %%
 ftcourse.set_seed(SEED + 1)  # a different draw from the pre-trained model's initial weights
-control = TransformerClassifier(embeddings, num_class=len(imdb.classes))
+control = TransformerClassifier(embeddings, num_classes=len(imdb.classes))
 freeze(control)
 unfreeze(control, "classifier.*")
-_ = run("probe_random_encoder", control, train_loader, valid_loader, test_loader, "control: probe on an untrained encoder")
+runs["probe_random_encoder"] = run_strategy("probe_random_encoder", control, *imdb_loaders,
+                                            title="control: probe on an untrained encoder", **recipe)
 
 # %% [markdown]
 # The source's partial case unfreezes `linear2` (the second feed-forward projection) of each
@@ -263,7 +255,8 @@ _ = run("probe_random_encoder", control, train_loader, valid_loader, test_loader
 partial = from_pretrained()
 freeze(partial)
 print(unfreeze(partial, ["*.linear2.*", "classifier.*"]))
-_ = run("partial_unfreeze", partial, train_loader, valid_loader, test_loader, "linear2 + head")
+runs["partial_unfreeze"] = run_strategy("partial_unfreeze", partial, *imdb_loaders, title="linear2 + head",
+                                        **recipe)
 
 # %% [markdown]
 # ## Comparison
@@ -272,37 +265,34 @@ _ = run("partial_unfreeze", partial, train_loader, valid_loader, test_loader, "l
 
 # %%
 strategies = ["scratch", "full_finetune", "linear_probe", "partial_unfreeze"]
-rows = ["| strategy | IMDB test accuracy | trainable / total parameters | best epoch | training seconds |", "|---|---|---|---|---|"]
-rows.append(f"| untrained | {untrained_acc:.3f} | - | - | - |")
-for name in strategies + ["probe_random_encoder"]:
-    r = runs[name]
-    rows.append(f"| {name} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | {r['best_epoch']} | {r['seconds']:.1f} |")
-Markdown("\n".join(rows))
+untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(imdb.test))
+shown = [untrained] + [runs[n] for n in strategies + ["probe_random_encoder"]]
+Markdown(table(shown, headers={"accuracy": "IMDB test accuracy"}))
 
 # %%
 fig = plots.plot_comparison(
-    {"untrained": untrained_acc, **{n: runs[n]["accuracy"] for n in strategies + ["probe_random_encoder"]}},
+    {r.name: r.accuracy for r in shown},
     title=f"IMDB test accuracy ({PROFILE} profile)",
     chance=1 / len(imdb.classes),
-    annotations={n: f"{runs[n]['trainable']:,} trained" for n in strategies + ["probe_random_encoder"]},
+    annotations={r.name: f"{r.trainable:,} trained" for r in shown if r.trainable is not None},
 )
 
 # %% [markdown]
-# What the runs above say, in words generated from them (so they always match the figures):
+# What the runs above say, in words generated from them (so they always match the figures).
+# `compare` names a winner only when the gap is larger than the noise: with one run per strategy,
+# two standard errors of the difference of two accuracies measured on this test set
+# ($\sqrt{p(1-p)/n}$ each); a smaller gap reads "within noise", since another seed could reverse it.
 
 # %%
-def verdict(a, b):
-    diff = runs[a]["accuracy"] - runs[b]["accuracy"]
-    return f"**{a}** {'beat' if diff > 0 else 'trailed'} **{b}** by {abs(diff):.1%}"
-
-
 Markdown(
-    f"On the `{PROFILE}` profile ({imdb.source}): {verdict('full_finetune', 'scratch')}; "
-    f"{verdict('full_finetune', 'linear_probe')}; {verdict('partial_unfreeze', 'linear_probe')}; "
-    f"{verdict('linear_probe', 'probe_random_encoder')} (the control: what the probe owes to the AG News "
+    f"On the `{PROFILE}` profile ({imdb.source}): {compare(runs['full_finetune'], runs['scratch'])}; "
+    f"{compare(runs['full_finetune'], runs['linear_probe'])}; "
+    f"{compare(runs['partial_unfreeze'], runs['linear_probe'])}; "
+    f"{compare(runs['linear_probe'], runs['probe_random_encoder'])} (the control: what the probe owes "
+    "to the AG News "
     "encoder rather than to the frozen word vectors). "
-    f"Linear probing trained {runs['linear_probe']['trainable']:,} parameters, "
-    f"{runs['linear_probe']['trainable'] / runs['full_finetune']['trainable']:.1%} of full fine-tuning's. "
+    f"Linear probing trained {runs['linear_probe'].trainable:,} parameters, "
+    f"{runs['linear_probe'].trainable / runs['full_finetune'].trainable:.1%} of full fine-tuning's. "
     "The source reports 86% for full fine-tuning against 83% from scratch and 64% for linear probing, "
     "after 100 epochs on all 25,000 training reviews; with fewer reviews or epochs, pre-training "
     "mostly speeds up the start, and a from-scratch model can catch up."
@@ -312,23 +302,22 @@ Markdown(
 # ## Using the fine-tuned model
 
 # %%
-for text in ["An absolute delight: moving, funny and beautifully acted.",
-             "Dull, predictable and far too long. I want my evening back."]:
-    print(f"{predict(full, text, vocab, imdb.classes, max_len=MAX_LEN):16s} <- {text}")
+reviews = ["An absolute delight: moving, funny and beautifully acted.",
+           "Dull, predictable and far too long. I want my evening back."]
+for review, label in zip(reviews, predict(full, reviews, vocab, imdb.classes, max_length=MAX_LEN)):
+    print(f"{label:16s} <- {review}")
 
 # %% [markdown]
 # ## Record the results
 
 # %%
-metrics = {"accuracy/untrained": untrained_acc, "accuracy/ag_news": runs["ag_news"]["accuracy"]}
-metrics["accuracy/probe_random_encoder"] = runs["probe_random_encoder"]["accuracy"]
-for name in strategies:
-    metrics[f"accuracy/{name}"] = runs[name]["accuracy"]
-    metrics[f"trainable_params/{name}"] = runs[name]["trainable"]
 path = results.record(
-    "02_transfer_learning", metrics, data_source=f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}",
-    seconds=timer.seconds, extra={"runs": runs, "epochs": EPOCHS, "max_len": MAX_LEN},
+    "02_transfer_learning", runs=[runs[n] for n in strategies],
+    controls=[untrained, runs["ag_news"], runs["probe_random_encoder"]],
+    data_source=f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}",
+    seconds=timer.seconds, extra={"epochs": EPOCHS, "max_len": MAX_LEN},
 )
+metrics = results.load("02_transfer_learning")["metrics"]
 print(path.name, metrics)
 if PROFILE == "ci":
     # Untrained near chance; every trained model well above it (measured with SEED 0: scratch

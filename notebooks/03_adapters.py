@@ -57,6 +57,7 @@ import ftcourse
 from ftcourse import data, plots, results
 from ftcourse.adapt import count_parameters, freeze, replace_head, trainable_names, unfreeze
 from ftcourse.adapt.adapters import AdaptedLinear, BottleneckAdapter, add_adapters, load_adapters, save_adapters
+from ftcourse.experiment import compare, run_strategy, table
 from ftcourse.models import TransformerClassifier
 from ftcourse.runcache import fit_cached
 from ftcourse.train import evaluate, predictions
@@ -90,11 +91,11 @@ glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 embeddings = glove.embedding_matrix(vocab)
 print(f"IMDB: {imdb.source}\nAG News: {ag.source}\nGloVe: {glove.path.name}, dimension {glove.dim}")
-imdb_loaders = data.split_loaders(imdb, vocab, BATCH_SIZE, max_len=MAX_LEN, seed=SEED)
-ag_loaders = data.split_loaders(ag, vocab, BATCH_SIZE, max_len=MAX_LEN, seed=SEED)
+imdb_loaders = data.split_loaders(imdb, vocab, BATCH_SIZE, max_length=MAX_LEN, seed=SEED)
+ag_loaders = data.split_loaders(ag, vocab, BATCH_SIZE, max_length=MAX_LEN, seed=SEED)
 
 ftcourse.set_seed(SEED)
-pretrained = TransformerClassifier(embeddings, num_class=len(ag.classes))
+pretrained = TransformerClassifier(embeddings, num_classes=len(ag.classes))
 ftcourse.set_seed(SEED)
 # `fit` with a cache (ftcourse.runcache): when chapter 2 already trained this exact run (same
 # weights, data, settings and random state), its result is loaded instead of trained again.
@@ -219,37 +220,26 @@ print(f"with the source's 100-d embeddings: {2 * (2 * BOTTLENECK * 128 + 128 + B
 #
 # Full fine-tuning, linear probing and adapters, each from the same AG News weights with the same
 # optimiser, epochs and data; checkpoints are chosen on the validation split and each model is
-# tested once.
+# tested once (`ftcourse.experiment.run_strategy`, as in chapter 2; the full fine-tuning and the
+# linear probe are chapter 2's identical runs, reused from the run cache).
 
 # %%
 runs = {}
-
-
-def run(name, model, title):
-    counts = count_parameters(model)
-    ftcourse.set_seed(SEED)
-    history = fit_cached(model, imdb_loaders.train, imdb_loaders.valid, epochs=EPOCHS, lr=LR, clip=CLIP,
-                         patience=PATIENCE, desc=name)
-    plots.plot_history(history, title=title)
-    acc = evaluate(model, imdb_loaders.test)
-    runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
-                  "best_epoch": history.best_epoch, "seconds": history.seconds}
-    reused = " (reused from chapter 2's identical run)" if history.reused else ""
-    print(f"{name}: {counts}; best validation epoch {history.best_epoch}; test accuracy {acc:.3f}{reused}")
-
-
+recipe = dict(seed=SEED, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE)
 full = from_pretrained()
-run("full_finetune", full, "full fine-tuning")
+runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders, title="full fine-tuning", **recipe)
 
 # %%
 probe = from_pretrained()
 freeze(probe)
 unfreeze(probe, "classifier.*")
-run("linear_probe", probe, "linear probing (head only)")
+runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders, title="linear probing (head only)",
+                                    **recipe)
 
 # %%
 frozen_base = {k: v.clone() for k, v in adapted.state_dict().items() if ".adapter." not in k and not k.startswith("classifier")}
-run("adapters", adapted, f"adapters (bottleneck {BOTTLENECK}) + head")
+runs["adapters"] = run_strategy("adapters", adapted, *imdb_loaders,
+                                title=f"adapters (bottleneck {BOTTLENECK}) + head", **recipe)
 unchanged = all(torch.equal(v, adapted.state_dict()[k]) for k, v in frozen_base.items())
 print("pre-trained weights unchanged by adapter training:", unchanged)
 
@@ -270,7 +260,7 @@ with tempfile.TemporaryDirectory() as tmp:
     restored = copy.deepcopy(pretrained)
     replace_head(restored, len(imdb.classes))
     load_adapters(restored, adapter_file)
-test_items = data.make_loader(imdb.test, vocab, BATCH_SIZE, max_len=MAX_LEN, bucket=False)
+test_items = data.make_loader(imdb.test, vocab, BATCH_SIZE, max_length=MAX_LEN, bucket=False)
 same_predictions = torch.equal(predictions(adapted, test_items)[0], predictions(restored, test_items)[0])
 print(f"file sizes: {', '.join(f'{k} {v / 1024:.1f} KiB' for k, v in sizes.items())}")
 print("restored model predicts exactly as the trained one:", same_predictions)
@@ -283,34 +273,26 @@ print("restored model predicts exactly as the trained one:", same_predictions)
 
 # %%
 methods = ["full_finetune", "linear_probe", "adapters"]
-rows = ["| method | IMDB test accuracy | trainable / total parameters | best epoch | training seconds |", "|---|---|---|---|---|"]
-for name in methods:
-    r = runs[name]
-    rows.append(f"| {name} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | {r['best_epoch']} | {r['seconds']:.1f} |")
-Markdown("\n".join(rows))
+Markdown(table([runs[n] for n in methods], first="method", headers={"accuracy": "IMDB test accuracy"}))
 
 # %%
 fig = plots.plot_comparison(
-    {n: runs[n]["accuracy"] for n in methods},
+    {n: runs[n].accuracy for n in methods},
     title=f"IMDB test accuracy ({PROFILE} profile)",
     chance=1 / len(imdb.classes),
-    annotations={n: f"{runs[n]['trainable']:,} trained" for n in methods},
+    annotations={n: f"{runs[n].trainable:,} trained" for n in methods},
 )
 
 # %% [markdown]
-# What these runs say, in words generated from them:
+# What these runs say, in words generated from them (`compare` names a winner only when the gap
+# is larger than the test set's noise, as in chapter 2):
 
 # %%
-def verdict(a, b):
-    diff = runs[a]["accuracy"] - runs[b]["accuracy"]
-    return f"**{a}** {'beat' if diff > 0 else 'trailed' if diff < 0 else 'tied'} **{b}** by {abs(diff):.1%}"
-
-
-share = runs["adapters"]["trainable"] / runs["full_finetune"]["trainable"]
+share = runs["adapters"].trainable / runs["full_finetune"].trainable
 Markdown(
-    f"On the `{PROFILE}` profile ({imdb.source}): {verdict('adapters', 'linear_probe')}; "
-    f"{verdict('adapters', 'full_finetune')}, while training {runs['adapters']['trainable']:,} "
-    f"parameters, {share:.0%} of full fine-tuning's {runs['full_finetune']['trainable']:,}. "
+    f"On the `{PROFILE}` profile ({imdb.source}): {compare(runs['adapters'], runs['linear_probe'])}; "
+    f"{compare(runs['adapters'], runs['full_finetune'])}, while training {runs['adapters'].trainable:,} "
+    f"parameters, {share:.0%} of full fine-tuning's {runs['full_finetune'].trainable:,}. "
     "The source reports adapters at ~85.6% next to ~86% for full fine-tuning and ~64% for linear "
     "probing (100 epochs, all 25,000 reviews). On a model this small the adapters are not a small "
     "fraction of the network; on BERT-base (chapter 5) the same design trains about 2% of it."
@@ -320,17 +302,16 @@ Markdown(
 # ## Record the results
 
 # %%
-metrics = {"accuracy/ag_news": ag_acc, "init/zero_max_change": init[False]["change"],
-           "init/seed_max_change": init[True]["change"], "init/seed_ag_news_accuracy": init[True]["accuracy"],
-           "adapters/reload_identical": float(same_predictions), "adapters/base_unchanged": float(unchanged)}
-for name in methods:
-    metrics[f"accuracy/{name}"] = runs[name]["accuracy"]
-    metrics[f"trainable_params/{name}"] = runs[name]["trainable"]
+measured = {"accuracy/ag_news": ag_acc, "init/zero_max_change": init[False]["change"],
+            "init/seed_max_change": init[True]["change"], "init/seed_ag_news_accuracy": init[True]["accuracy"],
+            "adapters/reload_identical": float(same_predictions), "adapters/base_unchanged": float(unchanged)}
 path = results.record(
-    "03_adapters", metrics, data_source=f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}",
-    seconds=timer.seconds, extra={"runs": runs, "epochs": EPOCHS, "max_len": MAX_LEN, "bottleneck": BOTTLENECK,
-                                  "file_bytes": sizes},
+    "03_adapters", measured, runs=[runs[n] for n in methods],
+    data_source=f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}",
+    seconds=timer.seconds,
+    extra={"epochs": EPOCHS, "max_len": MAX_LEN, "bottleneck": BOTTLENECK, "file_bytes": sizes},
 )
+metrics = results.load("03_adapters")["metrics"]
 print(path.name, metrics)
 if PROFILE == "ci":
     results.check(metrics, {

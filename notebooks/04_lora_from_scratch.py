@@ -73,8 +73,9 @@ from ftcourse.adapt.lora import (
     save_lora,
     unmerge_lora,
 )
+from ftcourse.experiment import Run, compare, run_strategy, table
 from ftcourse.models import LeNet, MeanEmbeddingClassifier
-from ftcourse.train import evaluate, fit, predict, predictions
+from ftcourse.train import evaluate, predict, predictions
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -243,31 +244,19 @@ test_loader = loaders(imdb_train, imdb_valid, imdb.test)[2]
 # mean skips padding (the source's included it, so a review's vector depended on the longest
 # review in its batch), and the embedding rows are aligned with the vocabulary (the source's were
 # shifted by the two special tokens, as chapter 2 shows).
+#
+# Each run trains with the source's recipe and is tested once (`ftcourse.experiment.run_strategy`,
+# as in chapter 2, with plain `fit`: the curves are drawn side by side below).
 
 # %%
-runs, histories = {}, {}
-
-
-def run(name, model, loader_set, **fit_options):
-    """Train with the source's recipe, test once, and keep the figures for the comparison."""
-    counts = count_parameters(model)
-    print(f"{name}: {counts}")
-    ftcourse.set_seed(SEED)
-    train_loader, valid_loader, test = loader_set
-    options = dict(epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE, desc=name) | fit_options
-    histories[name] = fit(model, train_loader, valid_loader, **options)
-    acc = evaluate(model, test)
-    runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
-                  "best_epoch": histories[name].best_epoch, "seconds": histories[name].seconds}
-    print(f"{name}: best validation epoch {histories[name].best_epoch}, test accuracy {acc:.3f}")
-
-
+runs = {}
+recipe = dict(seed=SEED, cache=False, plot=False, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE)
 ftcourse.set_seed(SEED)
-scratch = MeanEmbeddingClassifier(embeddings, num_class=len(imdb.classes))  # GloVe frozen, as the source
+scratch = MeanEmbeddingClassifier(embeddings, num_classes=len(imdb.classes))  # GloVe frozen, as the source
 print(scratch)
 untrained_acc = evaluate(scratch, test_loader)
 print(f"untrained test accuracy: {untrained_acc:.3f}")
-run("scratch", scratch, loaders(imdb_train, imdb_valid, imdb.test))
+runs["scratch"] = run_strategy("scratch", scratch, *loaders(imdb_train, imdb_valid, imdb.test), **recipe)
 
 # %% [markdown]
 # ### Pre-training on AG News
@@ -277,8 +266,8 @@ run("scratch", scratch, loaders(imdb_train, imdb_valid, imdb.test))
 
 # %%
 ftcourse.set_seed(SEED)
-pretrained = MeanEmbeddingClassifier(embeddings, num_class=len(ag.classes), freeze_embeddings=False)
-run("ag_news", pretrained, loaders(ag_train, ag_valid, ag.test))
+pretrained = MeanEmbeddingClassifier(embeddings, num_classes=len(ag.classes), freeze_embeddings=False)
+runs["ag_news"] = run_strategy("ag_news", pretrained, *loaders(ag_train, ag_valid, ag.test), **recipe)
 
 # %% [markdown]
 # ### Adding LoRA to `fc1` and a new head
@@ -317,7 +306,7 @@ Markdown(
 )
 
 # %%
-run("lora", lora, loaders(imdb_train, imdb_valid, imdb.test))
+runs["lora"] = run_strategy("lora", lora, *loaders(imdb_train, imdb_valid, imdb.test), **recipe)
 delta_norm = fc1.lora.delta_weight().norm().item()
 print(f"|s (AB)^T| = {delta_norm:.3f} against |W0| = {fc1.linear.weight.norm().item():.3f}")
 
@@ -331,10 +320,11 @@ head_only = copy.deepcopy(pretrained)
 freeze(head_only)
 ftcourse.set_seed(SEED)
 replace_head(head_only, len(imdb.classes), attribute="fc2")
-run("head_only", head_only, loaders(imdb_train, imdb_valid, imdb.test))
+runs["head_only"] = run_strategy("head_only", head_only, *loaders(imdb_train, imdb_valid, imdb.test), **recipe)
 
 lora_peft = lora_model("peft")
-run("lora_peft_scale", lora_peft, loaders(imdb_train, imdb_valid, imdb.test))
+runs["lora_peft_scale"] = run_strategy("lora_peft_scale", lora_peft, *loaders(imdb_train, imdb_valid, imdb.test),
+                                       **recipe)
 peft_delta_norm = lora_peft.fc1.lora.delta_weight().norm().item()
 print(f"update size: source's scale {delta_norm:.4f}, PEFT's scale {peft_delta_norm:.4f}")
 
@@ -342,7 +332,7 @@ print(f"update size: source's scale {delta_norm:.4f}, PEFT's scale {peft_delta_n
 names = ["scratch", "ag_news", "lora", "head_only", "lora_peft_scale"]
 fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.3))
 for ax, name in zip(axes, names):
-    plots.plot_history(histories[name], title=name, ax=ax)
+    plots.plot_history(runs[name].history, title=name, ax=ax)
 fig.tight_layout()
 
 # %% [markdown]
@@ -350,35 +340,26 @@ fig.tight_layout()
 
 # %%
 text_strategies = ["scratch", "lora", "head_only", "lora_peft_scale"]
-rows = ["| IMDB model | test accuracy | trainable / total parameters | best epoch |", "|---|---|---|---|"]
-rows.append(f"| untrained | {untrained_acc:.3f} | - | - |")
-for name in text_strategies:
-    r = runs[name]
-    rows.append(f"| {name} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | {r['best_epoch']} |")
-Markdown("\n".join(rows))
+untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(imdb.test))
+Markdown(table([untrained] + [runs[n] for n in text_strategies], ["accuracy", "params", "best_epoch"],
+               first="IMDB model"))
 
 # %%
 fig = plots.plot_comparison(
-    {n: runs[n]["accuracy"] for n in text_strategies}, title=f"IMDB test accuracy ({PROFILE} profile)",
+    {n: runs[n].accuracy for n in text_strategies}, title=f"IMDB test accuracy ({PROFILE} profile)",
     chance=1 / len(imdb.classes),
-    annotations={n: f"{runs[n]['trainable']:,} trained" for n in text_strategies},
+    annotations={n: f"{runs[n].trainable:,} trained" for n in text_strategies},
 )
 
 # %% [markdown]
-# What these runs say, in words generated from them:
+# What these runs say, in words generated from them (`compare` names a winner only when the gap
+# is larger than the test set's noise, as in chapter 2):
 
 # %%
-def verdict(a, b, table=runs):
-    diff = table[a]["accuracy"] - table[b]["accuracy"]
-    if abs(diff) < 0.005:
-        return f"**{a}** and **{b}** were level ({table[a]['accuracy']:.1%} and {table[b]['accuracy']:.1%})"
-    return f"**{a}** {'beat' if diff > 0 else 'trailed'} **{b}** by {abs(diff):.1%}"
-
-
 Markdown(
-    f"On the `{PROFILE}` profile ({imdb.source}): {verdict('lora', 'scratch')}, training "
-    f"{runs['lora']['trainable']:,} parameters against {runs['scratch']['trainable']:,}; "
-    f"{verdict('lora', 'head_only')}. With PEFT's scale the update grew to a norm of {peft_delta_norm:.4f} "
+    f"On the `{PROFILE}` profile ({imdb.source}): {compare(runs['lora'], runs['scratch'])}, training "
+    f"{runs['lora'].trainable:,} parameters against {runs['scratch'].trainable:,}; "
+    f"{compare(runs['lora'], runs['head_only'])}. With PEFT's scale the update grew to a norm of {peft_delta_norm:.4f} "
     f"against {delta_norm:.4f} with the source's, and the model stayed where head-only training left "
     f"it. $B$'s gradient is proportional to $s A^\\top x$, and a change of $B$ moves the output in "
     f"proportion to $s A$ again: with the 100-d layer above, $s$ times the spread of $A$ is "
@@ -431,7 +412,7 @@ full_size, adapter_size = len(buffer.getvalue()), adapter_path.stat().st_size
 print(f"adapter file {adapter_size:,} bytes; the full fine-tuned state dict {full_size:,} bytes "
       f"({full_size / adapter_size:,.0f} times more)")
 
-fresh = MeanEmbeddingClassifier(embeddings, num_class=len(ag.classes), freeze_embeddings=False)
+fresh = MeanEmbeddingClassifier(embeddings, num_classes=len(ag.classes), freeze_embeddings=False)
 fresh.load_state_dict(torch.load(base_path, map_location="cpu", weights_only=True))
 replace_head(fresh, len(imdb.classes), attribute="fc2")  # the architecture the adapter was saved from
 print("loaded LoRA layers:", load_lora(fresh, adapter_path))
@@ -443,9 +424,10 @@ print(f"identical predictions on all {len(truth):,} test reviews: {reload_identi
       f"accuracy {reload_acc:.3f}")
 
 # %%
-for text in ["An absolute delight: moving, funny and beautifully acted.",
-             "This was a lacklustre movie with very little going for it. I was not impressed."]:
-    print(f"{predict(fresh, text, vocab, imdb.classes):16s} <- {text}")
+reviews = ["An absolute delight: moving, funny and beautifully acted.",
+           "This was a lacklustre movie with very little going for it. I was not impressed."]
+for review, label in zip(reviews, predict(fresh, reviews, vocab, imdb.classes)):
+    print(f"{label:16s} <- {review}")
 shutil.rmtree(workdir)
 
 # %% [markdown]
@@ -475,7 +457,7 @@ for dataset, title in [(pre, "pre-training classes"), (new, "new classes")]:
     fig = plots.plot_image_grid(split.images, split.labels, dataset.classes, rows=1, title=title)
 
 # %%
-cnn_runs, cnn_histories = {}, {}
+cnn_runs = {}
 
 
 def image_loaders(dataset, budget=None):
@@ -484,22 +466,15 @@ def image_loaders(dataset, budget=None):
             vision.make_image_loader(valid, 256), vision.make_image_loader(dataset.test, 256))
 
 
-def run_cnn(name, model, loader_set, epochs, lr):
-    counts = count_parameters(model)
-    ftcourse.set_seed(SEED)
-    train_loader, valid_loader, test = loader_set
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-    cnn_histories[name] = fit(model, train_loader, valid_loader, epochs=epochs, optimizer=optimizer,
-                              clip=None, desc=name)
-    acc = evaluate(model, test)
-    cnn_runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
-                      "best_epoch": cnn_histories[name].best_epoch}
-    print(f"{name}: {counts}; test accuracy {acc:.3f}")
+def adam(model, lr):
+    return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
 
 
+cnn_recipe = dict(seed=SEED, cache=False, plot=False, clip=None)
 ftcourse.set_seed(SEED)
-lenet = LeNet(num_class=pre.num_class)
-run_cnn("pretrain", lenet, image_loaders(pre), CNN_PRETRAIN_EPOCHS, CNN_PRETRAIN_LR)
+lenet = LeNet(num_classes=pre.num_classes)
+cnn_runs["pretrain"] = run_strategy("pretrain", lenet, *image_loaders(pre), epochs=CNN_PRETRAIN_EPOCHS,
+                                    optimizer=adam(lenet, CNN_PRETRAIN_LR), **cnn_recipe)
 
 # %% [markdown]
 # Now the three ways to learn the new classes, each with the same budget of images and epochs:
@@ -512,46 +487,46 @@ cnn_lora = copy.deepcopy(lenet)
 print("before LoRA:", cnn_lora, sep="\n")
 freeze(cnn_lora)
 ftcourse.set_seed(SEED)
-replace_head(cnn_lora, new.num_class, attribute="fc3")
+replace_head(cnn_lora, new.num_classes, attribute="fc3")
 apply_lora(cnn_lora, "fc2", rank=RANK, alpha=ALPHA, train_modules="fc3", convention=CONVENTION)
 print("after LoRA:", cnn_lora, sep="\n")
-run_cnn("lora", cnn_lora, new_loaders, CNN_EPOCHS, CNN_LR)
+cnn_runs["lora"] = run_strategy("lora", cnn_lora, *new_loaders, epochs=CNN_EPOCHS, optimizer=adam(cnn_lora, CNN_LR),
+                                **cnn_recipe)
 
 cnn_head = copy.deepcopy(lenet)
 freeze(cnn_head)
 ftcourse.set_seed(SEED)
-replace_head(cnn_head, new.num_class, attribute="fc3")
-run_cnn("head_only", cnn_head, new_loaders, CNN_EPOCHS, CNN_LR)
+replace_head(cnn_head, new.num_classes, attribute="fc3")
+cnn_runs["head_only"] = run_strategy("head_only", cnn_head, *new_loaders, epochs=CNN_EPOCHS,
+                                     optimizer=adam(cnn_head, CNN_LR), **cnn_recipe)
 
 ftcourse.set_seed(SEED)
-run_cnn("scratch", LeNet(num_class=new.num_class), new_loaders, CNN_EPOCHS, CNN_LR)
+cnn_scratch = LeNet(num_classes=new.num_classes)
+cnn_runs["scratch"] = run_strategy("scratch", cnn_scratch, *new_loaders, epochs=CNN_EPOCHS,
+                                   optimizer=adam(cnn_scratch, CNN_LR), **cnn_recipe)
 
 # %%
 cnn_strategies = ["lora", "head_only", "scratch"]
 fig, axes = plt.subplots(1, 1 + len(cnn_strategies), figsize=(16, 3.3))
 for ax, name in zip(axes, ["pretrain", *cnn_strategies]):
-    plots.plot_history(cnn_histories[name], title=f"LeNet {name}", ax=ax)
+    plots.plot_history(cnn_runs[name].history, title=f"LeNet {name}", ax=ax)
 fig.tight_layout()
-rows = ["| new classes | test accuracy | trainable / total parameters |", "|---|---|---|"]
-for name in cnn_strategies:
-    r = cnn_runs[name]
-    rows.append(f"| {name} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} |")
-Markdown("\n".join(rows))
+Markdown(table([cnn_runs[n] for n in cnn_strategies], ["accuracy", "params"], first="new classes"))
 
 # %%
 fig = plots.plot_comparison(
-    {n: cnn_runs[n]["accuracy"] for n in cnn_strategies}, title=f"LeNet on new classes ({PROFILE} profile)",
-    chance=1 / new.num_class,
-    annotations={n: f"{cnn_runs[n]['trainable']:,} trained" for n in cnn_strategies},
+    {n: cnn_runs[n].accuracy for n in cnn_strategies}, title=f"LeNet on new classes ({PROFILE} profile)",
+    chance=1 / new.num_classes,
+    annotations={n: f"{cnn_runs[n].trainable:,} trained" for n in cnn_strategies},
 )
 
 # %%
 Markdown(
     f"On the `{PROFILE}` profile ({new.source}), after pre-training to "
-    f"{cnn_runs['pretrain']['accuracy']:.1%} "
-    f"on {pre.name}: {verdict('lora', 'head_only', cnn_runs)} on {new.name}, with "
-    f"{cnn_runs['lora']['trainable'] - cnn_runs['head_only']['trainable']:,} more trained parameters; "
-    f"{verdict('lora', 'scratch', cnn_runs)}, which trained all {cnn_runs['scratch']['trainable']:,}. "
+    f"{cnn_runs['pretrain'].accuracy:.1%} "
+    f"on {pre.name}: {compare(cnn_runs['lora'], cnn_runs['head_only'])} on {new.name}, with "
+    f"{cnn_runs['lora'].trainable - cnn_runs['head_only'].trainable:,} more trained parameters; "
+    f"{compare(cnn_runs['lora'], cnn_runs['scratch'])}, which trained all {cnn_runs['scratch'].trainable:,}. "
     "LoRA lets the frozen features bend towards the new classes through a rank-2 change of one "
     "layer; whether that beats training a small network from scratch depends on how far the new "
     "task is from the old one and on how much data and compute the new task gets: a network as "
@@ -562,36 +537,27 @@ Markdown(
 # ## Record the results
 
 # %%
-metrics = {
-    "accuracy/untrained": untrained_acc,
-    "accuracy/ag_news": runs["ag_news"]["accuracy"],
-    "accuracy/scratch": runs["scratch"]["accuracy"],
-    "accuracy/lora": runs["lora"]["accuracy"],
-    "accuracy/head_only": runs["head_only"]["accuracy"],
-    "accuracy/lora_peft_scale": runs["lora_peft_scale"]["accuracy"],
-    "trainable_params/scratch": runs["scratch"]["trainable"],
-    "trainable_params/lora": runs["lora"]["trainable"],
+measured = {
     "lora_params/fc1": lora_fc1_params,
     "lora/update_norm": delta_norm,
     "lora/zero_init_max_diff": zero_init_diff,
     "lora/merge_max_diff": merge_diff,
     "lora/reload_identical": float(reload_identical),
     "lora/adapter_bytes": adapter_size,
-    "cnn/accuracy/pretrain": cnn_runs["pretrain"]["accuracy"],
-    "cnn/accuracy/lora": cnn_runs["lora"]["accuracy"],
-    "cnn/accuracy/head_only": cnn_runs["head_only"]["accuracy"],
-    "cnn/accuracy/scratch": cnn_runs["scratch"]["accuracy"],
-    "cnn/trainable_params/lora": cnn_runs["lora"]["trainable"],
-    "cnn/trainable_params/head_only": cnn_runs["head_only"]["trainable"],
+    # the LeNet runs, named cnn/...: LoRA and head-only are the methods, the others controls
+    **results.run_metrics([cnn_runs["lora"], cnn_runs["head_only"]], [cnn_runs["pretrain"], cnn_runs["scratch"]],
+                          prefix="cnn/"),
 }
 path = results.record(
-    "04_lora_from_scratch", metrics,
+    "04_lora_from_scratch", measured, runs=[runs["scratch"], runs["lora"]],
+    controls=[untrained, runs["ag_news"], runs["head_only"], runs["lora_peft_scale"]],
     data_source=(f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}; "
                  f"images: {pre.source} / {new.source}"),
     seconds=timer.seconds,
-    extra={"runs": runs, "cnn_runs": cnn_runs, "epochs": EPOCHS, "rank": RANK, "alpha": ALPHA,
-           "convention": CONVENTION, "cnn_epochs": CNN_EPOCHS, "cnn_adapt_train": CNN_ADAPT_TRAIN},
+    extra={"cnn_runs": {n: r.summary() for n, r in cnn_runs.items()}, "epochs": EPOCHS, "rank": RANK,
+           "alpha": ALPHA, "convention": CONVENTION, "cnn_epochs": CNN_EPOCHS, "cnn_adapt_train": CNN_ADAPT_TRAIN},
 )
+metrics = results.load("04_lora_from_scratch")["metrics"]
 print(path.name, metrics)
 if PROFILE == "ci":
     # Measured with SEED 0 (seeds 1 and 2 in brackets): scratch 0.796 (0.782, 0.780), LoRA 0.783

@@ -56,7 +56,8 @@ from IPython.display import Markdown
 import ftcourse
 from ftcourse import bert, catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
-from ftcourse.train import evaluate, fit
+from ftcourse.experiment import compare, run_strategy, table
+from ftcourse.train import predict
 from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
@@ -149,7 +150,7 @@ Markdown(f"```python\n{inspect.getsource(bert.build_classifier)}\n```")
 anatomy = {}
 rows = ["| strategy | step | trainable | total | trainable % |", "|---|---|---|---|---|"]
 for strategy in bert.STRATEGIES:
-    model, stages = bert.build_classifier(bert_base, strategy, num_class=2, bottleneck=BOTTLENECK,
+    model, stages = bert.build_classifier(bert_base, strategy, num_classes=2, bottleneck=BOTTLENECK,
                                           rank=RANK, alpha=ALPHA)
     for step, c in stages.items():
         rows.append(f"| {strategy} | {step} | {c.trainable:,} | {c.total:,} | {c.percent:.2f}% |")
@@ -263,7 +264,7 @@ assert torch.allclose(by_hand, out.pooler_output, atol=1e-6)
 imdb = data.load_imdb()
 if NUM_LAYERS is not None:
     bert.truncate_layers(encoder, NUM_LAYERS)
-probe_ids, probe_mask = bert.encode_batch(tokenizer, [text for _, text in imdb.train[:64]], MAX_LEN)
+probe_ids, probe_mask = data.encode_batch([text for _, text in imdb.train[:64]], tokenizer, MAX_LEN)
 with torch.no_grad():
     hidden = encoder(input_ids=probe_ids, attention_mask=probe_mask).last_hidden_state
 spread = {"[CLS]": hidden[:, 0].std(dim=0).median().item(),
@@ -306,93 +307,77 @@ print(f"train {len(train):,}  valid {len(valid):,}  test {len(test):,}")
 print(f"encoder: {encoder.config.num_hidden_layers} layers, {count_parameters(encoder).total:,} parameters")
 
 # %% [markdown]
-# `ftcourse.bert.make_loader` tokenises every review once, pads each batch to its longest review
+# `ftcourse.data.make_loader`, given the tokenizer instead of chapter 2's vocabulary, tokenises
+# every review once, pads each batch to its longest review
 # and groups reviews of similar length into the same batch. Each batch is
 # `(labels, input_ids, attention_mask)`; `fit` calls the model as `model(input_ids, attention_mask)`.
 # The attention mask is 1 on real tokens and 0 on padding, so attention (and the average over
 # tokens) ignores the padding.
 
 # %%
-train_loader = bert.make_loader(train, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
-valid_loader = bert.make_loader(valid, tokenizer, 64, max_length=MAX_LEN)
-test_loader = bert.make_loader(test, tokenizer, 64, max_length=MAX_LEN)
+train_loader = data.make_loader(train, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
+valid_loader = data.make_loader(valid, tokenizer, 64, max_length=MAX_LEN)
+test_loader = data.make_loader(test, tokenizer, 64, max_length=MAX_LEN)
 labels, input_ids, attention_mask = next(iter(train_loader))
 print("labels", labels.tolist())
 print("input_ids", tuple(input_ids.shape), " padding share", f"{1 - attention_mask.float().mean():.1%}")
 print(tokenizer.decode(input_ids[0][attention_mask[0].bool()])[:300])
 
 # %% [markdown]
-# Each strategy starts from a fresh copy of the same pre-trained encoder, with the same seed.
+# Each strategy starts from a fresh copy of the same pre-trained encoder, with the same seed, and
+# trains with AdamW at its own learning rate (`ftcourse.experiment.run_strategy`, as in chapter 2;
+# training goes on from the random state the new head was drawn with).
 
 # %%
-runs, histories = {}, {}
+runs = {}
 for strategy in bert.STRATEGIES:
     ftcourse.set_seed(SEED)
-    model, stages = bert.build_classifier(encoder, strategy, num_class=2, bottleneck=BOTTLENECK,
+    model, stages = bert.build_classifier(encoder, strategy, num_classes=2, bottleneck=BOTTLENECK,
                                           rank=RANK, alpha=ALPHA, pooling=POOLING)
     print(f"{strategy}: " + "; ".join(f"{step}: {c}" for step, c in stages.items()))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=LR[strategy], weight_decay=0.01)
-    history = fit(model, train_loader, valid_loader, epochs=EPOCHS, optimizer=optimizer, clip=CLIP,
-                  desc=strategy)
-    counts = count_parameters(model)
-    runs[strategy] = {"accuracy": evaluate(model, test_loader), "trainable": counts.trainable,
-                      "total": counts.total, "seconds": history.seconds, "best_epoch": history.best_epoch,
-                      "lr": LR[strategy]}
-    histories[strategy] = history
-    print(f"{strategy}: best validation epoch {history.best_epoch}, "
-          f"test accuracy {runs[strategy]['accuracy']:.3f}\n")
+    runs[strategy] = run_strategy(strategy, model, train_loader, valid_loader, test_loader, seed=None, cache=False,
+                                  plot=False, epochs=EPOCHS, optimizer=optimizer, clip=CLIP)
     if strategy == "full":
         full_model = model
 
 # %%
 fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.2))
 for ax, strategy in zip(axes, runs):
-    plots.plot_history(histories[strategy], title=strategy, ax=ax)
+    plots.plot_history(runs[strategy].history, title=strategy, ax=ax)
 fig.tight_layout()
 
 # %% [markdown]
 # ## Comparison
 
 # %%
-rows = ["| strategy | test accuracy | trainable / total parameters | trainable % | training seconds |",
-        "|---|---|---|---|---|"]
-for s, r in runs.items():
-    rows.append(f"| {s} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | "
-                f"{100 * r['trainable'] / r['total']:.2f}% | {r['seconds']:.1f} |")
-Markdown("\n".join(rows))
+Markdown(table(list(runs.values()), ["accuracy", "params", "share", "seconds"]))
 
 # %%
 fig = plots.plot_comparison(
-    {s: r["accuracy"] for s, r in runs.items()},
+    {s: r.accuracy for s, r in runs.items()},
     title=f"sentiment test accuracy ({PROFILE} profile)",
     chance=0.5,
-    annotations={s: f"{r['trainable']:,} trained" for s, r in runs.items()},
+    annotations={s: f"{r.trainable:,} trained" for s, r in runs.items()},
 )
 
 # %% [markdown]
-# In words, generated from the runs above:
+# In words, generated from the runs above (`compare` names a winner only when the gap is larger
+# than the test set's noise, as in chapter 2):
 
 # %%
-best = max(runs, key=lambda s: runs[s]["accuracy"])
-gap = {s: runs["full"]["accuracy"] - runs[s]["accuracy"] for s in ("head_only", "adapters", "lora")}
-share = {s: runs[s]["trainable"] / runs["full"]["trainable"] for s in ("head_only", "adapters", "lora")}
-
-
-def versus_full(s):
-    word = "behind" if gap[s] > 0 else "ahead of"
-    return (f"**{s}** trained {100 * share[s]:.2g}% of full fine-tuning's parameters "
-            f"and ended {abs(gap[s]):.1%} {word} it")
-
-
+best = max(runs, key=lambda s: runs[s].accuracy)
+versus_full = "; ".join(
+    f"{compare(runs[s], runs['full'])}, training {100 * runs[s].trainable / runs['full'].trainable:.2g}% of its "
+    "parameters" for s in ("head_only", "adapters", "lora"))
 Markdown(
     f"On the `{PROFILE}` profile ({hf.describe(ROLE)}, {encoder.config.num_hidden_layers} layers; "
     f"IMDB: {imdb.source}; "
-    f"{len(train):,} training reviews, {EPOCHS} epochs), the best test accuracy was **{best}**'s, "
-    f"{runs[best]['accuracy']:.3f}. Full fine-tuning reached {runs['full']['accuracy']:.3f}; "
-    f"{versus_full('head_only')}; {versus_full('adapters')}; {versus_full('lora')}. "
-    f"With {len(test):,} test reviews, one review is {1 / len(test):.1%} of accuracy: differences of a few "
-    "points between strategies are within the noise of a run this small. "
+    f"{len(train):,} training reviews, {EPOCHS} epochs), the highest test accuracy was **{best}**'s, "
+    f"{runs[best].accuracy:.3f}; full fine-tuning reached {runs['full'].accuracy:.3f}. {versus_full}. "
+    f"With {len(test):,} test reviews, one review is {1 / len(test):.1%} of accuracy, so a gap of a few "
+    "points between strategies says little about which is better. "
     "What does not depend on the run is the storage: on BERT-base in 32-bit floats, a task's LoRA weights "
     f"and head take {anatomy['lora'].trainable * 4 / 1e6:.1f} MB and its adapters and head "
     f"{anatomy['adapters'].trainable * 4 / 1e6:.1f} MB, next to one shared copy of the encoder, where full "
@@ -405,7 +390,7 @@ Markdown(
 # %%
 reviews = ["An absolute delight: moving, funny and beautifully acted.",
            "Dull, predictable and far too long. I want my evening back."]
-for review, label in zip(reviews, bert.predict(full_model, tokenizer, reviews, imdb.classes, MAX_LEN)):
+for review, label in zip(reviews, predict(full_model, reviews, tokenizer, imdb.classes, max_length=MAX_LEN)):
     print(f"{label:16s} <- {review}")
 
 # %% [markdown]
@@ -416,7 +401,7 @@ for review, label in zip(reviews, bert.predict(full_model, tokenizer, reviews, i
 # ## Record the results
 
 # %%
-metrics = {
+measured = {
     "count/named_parameters": len(named),
     "count/params_2d": matrices,
     "count/bert_base_total": total,
@@ -425,17 +410,15 @@ metrics = {
     "count/lora_qv_r8": lora_only,
     "count/adapters_b64_trainable": anatomy["adapters"].trainable,
 }
-for s, r in runs.items():
-    metrics[f"accuracy/{s}"] = r["accuracy"]
-    metrics[f"trainable_params/{s}"] = r["trainable"]
 path = results.record(
-    "05_bert_strategies", metrics,
+    "05_bert_strategies", measured, runs=list(runs.values()),
     data_source=f"IMDB: {imdb.source}; encoder: {hf.describe(ROLE)}, "
                 f"{encoder.config.num_hidden_layers} layers",
     seconds=timer.seconds,
-    extra={"runs": runs, "epochs": EPOCHS, "max_len": MAX_LEN, "pooling": POOLING, "train_size": len(train),
+    extra={"lr": LR, "epochs": EPOCHS, "max_len": MAX_LEN, "pooling": POOLING, "train_size": len(train),
            "test_size": len(test)},
 )
+metrics = results.load("05_bert_strategies")["metrics"]
 print(path.name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in metrics.items()})
 # The anatomy counts are exact on every profile (the source documents' figures).
 results.check(metrics, {

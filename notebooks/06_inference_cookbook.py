@@ -67,7 +67,7 @@ from transformers import pipeline
 import ftcourse
 from ftcourse import corpora, hf, inference, results
 from ftcourse.adapt import count_parameters
-from ftcourse.bert import make_loader
+from ftcourse.data import make_loader
 from ftcourse.train import fit
 
 transformers.logging.set_verbosity_error()  # keep the pages free of load-time notices

@@ -54,12 +54,11 @@ import ftcourse
 from ftcourse import catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.loops import (
-    collect_predictions,
     evaluate_accuracy,
-    predict_labels,
     tokenize_dataset,
     train_loop,
 )
+from ftcourse.train import predictions
 
 datasets.disable_progress_bars()  # no bar per .map call
 
@@ -230,12 +229,13 @@ Markdown(f"```python\n{inspect.getsource(train_loop)}\n```")
 # - `accelerator.backward(loss)` replaces `loss.backward()` (it scales the loss under fp16);
 # - the progress bar shows only on the main process.
 #
-# Evaluation collects the predicted class of every item together with its label. With several
-# processes `gather_for_metrics` collects them from all processes, pairs intact, and drops the
-# copies added to give every process the same number of batches:
+# Evaluation collects the predicted class of every item together with its label
+# (`ftcourse.train.predictions`, the function every chapter tests with). With several processes
+# `gather_for_metrics` collects them from all processes, pairs intact, and drops the copies added
+# to give every process the same number of batches:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(collect_predictions)}\n```")
+Markdown(f"```python\n{inspect.getsource(predictions)}\n```")
 
 # %% [markdown]
 # The accuracy is torchmetrics' `MulticlassAccuracy` with `average="micro"`: the share of correct
@@ -258,10 +258,7 @@ history = train_loop(
     accelerator=accelerator,
     desc="fine-tuning",
 )
-fig = plots.plot_history(
-    {"loss": history.loss, "val_acc": history.val_acc}, title=f"Yelp, {hf.describe(ROLE)[:40]}"
-)
-fig.axes[0].set_ylabel("mean training loss", color="tab:red")
+fig = plots.plot_history(history, title=f"Yelp, {hf.describe(ROLE)[:40]}")
 print(
     f"{history.steps} steps in {history.seconds:.1f} s; learning rate at the end {scheduler.get_last_lr()[0]:.1e}"
 )
@@ -271,7 +268,7 @@ print(
 
 # %%
 test_acc = evaluate_accuracy(model, test_loader, len(yelp.classes), accelerator)
-preds, labels = predict_labels(model, test_loader, accelerator)
+preds, labels = predictions(model, test_loader, accelerator=accelerator)
 off_by_one = float(((preds - labels).abs() <= 1).float().mean())
 Markdown(
     f"On the `{PROFILE}` profile ({yelp.source}; {hf.describe(ROLE)}), the test accuracy went from "

@@ -69,11 +69,11 @@ from ftcourse.loops import (
     compute_metrics,
     confusion_matrix,
     extract_features,
-    plot_confusion_matrix,
-    predict_labels,
     tokenize_dataset,
     train_loop,
 )
+from ftcourse.plots import plot_confusion_matrix
+from ftcourse.train import predictions
 from ftcourse.rehearsal import realdata
 
 datasets.disable_progress_bars()  # no bar per .map call
@@ -310,7 +310,7 @@ for pooling in ("cls", "mean"):
         num_classes=len(ag.classes),
         desc=f"{pooling} head",
     )
-    preds, labels = predict_labels(head, feature_loader("test", pooling))
+    preds, labels = predictions(head, feature_loader("test", pooling))
     heads[pooling] = head
     fe_runs[pooling] = {
         **classification_metrics(labels, preds),
@@ -422,14 +422,14 @@ shuffled = DataLoader(
     shuffle=True,
     generator=torch.Generator().manual_seed(SEED),
 )
-shuffled_preds, shuffled_labels = predict_labels(heads[best_pooling], shuffled)
+shuffled_preds, shuffled_labels = predictions(heads[best_pooling], shuffled)
 misaligned_acc = float((shuffled_preds == f.labels).float().mean())
 paired_acc = float((shuffled_preds == shuffled_labels).float().mean())
 print(f"shuffled predictions vs labels in dataset order: {misaligned_acc:.3f} (wrong pairing)")
 print(f"shuffled predictions vs the labels that came with them: {paired_acc:.3f}")
 
 # %% [markdown]
-# `predict_labels` returns each prediction with the label of the same batch, so the pairs hold
+# `predictions` returns each prediction with the label of the same batch, so the pairs hold
 # whatever the loader's order, and under several processes too. `trainer.predict` does the same
 # (`label_ids`).
 #

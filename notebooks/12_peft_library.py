@@ -64,6 +64,7 @@ from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_m
 import ftcourse
 from ftcourse import catalog, hf, results, sft
 from ftcourse.adapt import count_parameters
+from ftcourse.experiment import Run, table
 from ftcourse.adapt.lora import apply_lora, conv1d_to_linear
 
 # %% tags=["parameters"]
@@ -144,7 +145,7 @@ print("soft prompt:", tuple(prompt_model.prompt_encoder["default"].embedding.wei
 # below is chapter 11's trainer with one call per method.
 
 # %%
-runs, workdir = {}, Path(tempfile.mkdtemp(prefix="ftcourse-peft-"))
+runs, answers, workdir = {}, {}, Path(tempfile.mkdtemp(prefix="ftcourse-peft-"))
 
 
 def sft_run(name, model, lr):
@@ -157,10 +158,12 @@ def sft_run(name, model, lr):
     seconds = run_timer.seconds
     after = trainer.evaluate()["eval_loss"]
     held_out = sft.generate_answers(model, tokenizer, [r["prompt"] for r in eval_records], MAX_NEW_TOKENS)
-    runs[name] = {"eval_loss_before": before, "eval_loss_after": after, "seconds": seconds,
-                  "trainable": count_parameters(model).trainable, **sft.rouge(held_out, references),
-                  "answers": held_out[: len(questions)]}
-    print(f"{name}: held-out loss {before:.3f} -> {after:.3f} in {seconds:.1f} s; ROUGE-L {runs[name]['rougeL']:.3f}")
+    counts = count_parameters(model)
+    runs[name] = Run(name, {"eval_loss_before": before, "eval_loss_after": after, **sft.rouge(held_out, references)},
+                     trainable=counts.trainable, total=counts.total, seconds=seconds, seed=SEED)
+    answers[name] = held_out[: len(questions)]
+    print(f"{name}: held-out loss {before:.3f} -> {after:.3f} in {seconds:.1f} s; "
+          f"ROUGE-L {runs[name].metrics['rougeL']:.3f}")
 
 
 sft_run("prompt_tuning", prompt_model, LR_PROMPT)
@@ -221,16 +224,14 @@ def cell(text, width=120):
 rows = ["| prompt | base model | prompt tuning | LoRA | reference |", "|---|---|---|---|---|"]
 for i, q in enumerate(questions):
     rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | {cell(answers_base[i])} | "
-                f"{cell(runs['prompt_tuning']['answers'][i])} | {cell(runs['lora']['answers'][i])} | {cell(references[i])} |")
+                f"{cell(answers['prompt_tuning'][i])} | {cell(answers['lora'][i])} | {cell(references[i])} |")
 Markdown("\n".join(rows))
 
 # %%
-rows = ["| method | trainable parameters | held-out loss before | after | ROUGE-1 | ROUGE-2 | ROUGE-L | seconds |",
-        "|---|---|---|---|---|---|---|---|"]
-for name, r in runs.items():
-    rows.append(f"| {name} | {r['trainable']:,} | {r['eval_loss_before']:.3f} | {r['eval_loss_after']:.3f} | "
-                f"{r['rouge1']:.3f} | {r['rouge2']:.3f} | {r['rougeL']:.3f} | {r['seconds']:.1f} |")
-Markdown("\n".join(rows))
+Markdown(table(list(runs.values()),
+               ["trainable", "eval_loss_before", "eval_loss_after", "rouge1", "rouge2", "rougeL", "seconds"],
+               first="method", headers={"eval_loss_before": "held-out loss before", "eval_loss_after": "after",
+                                        "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}))
 
 # %% [markdown]
 # ## Saving and reloading an adapter
@@ -253,7 +254,7 @@ for name, model in (("prompt_tuning", prompt_model), ("lora", lora_model)):
     batch = batch.to(ftcourse.device())
     with torch.no_grad():
         reload_diff[name] = float((model(**batch).logits - reloaded(**batch).logits).abs().max())
-    same = sft.generate_answers(reloaded, tokenizer, questions, MAX_NEW_TOKENS) == runs[name]["answers"]
+    same = sft.generate_answers(reloaded, tokenizer, questions, MAX_NEW_TOKENS) == answers[name]
     print(f"{name}: files {files}; max logit difference {reload_diff[name]:.2e}; same answers: {same}")
     assert same
 
@@ -304,7 +305,7 @@ Markdown("\n".join(rows))
 # ## What the runs say
 
 # %%
-pt, lo = runs["prompt_tuning"], runs["lora"]
+pt, lo = runs["prompt_tuning"].summary(), runs["lora"].summary()  # metrics and parameter counts
 Markdown(
     f"On the `{PROFILE}` profile ({data.source}; {hf.describe('generation')}): prompt tuning trained "
     f"{pt['trainable']:,} parameters ({pt['trainable'] / count_parameters(base).total:.2%} of the base model) and moved the "
@@ -320,20 +321,16 @@ Markdown(
 # ## Record the results
 
 # %%
-metrics = {"trainable_params/prompt_tuning": pt["trainable"], "trainable_params/lora": lo["trainable"],
-           "trainable_params/lora_from_scratch": ours_count.trainable,
-           "max_logit_diff/reload_prompt_tuning": reload_diff["prompt_tuning"],
-           "max_logit_diff/reload_lora": reload_diff["lora"], "max_logit_diff/side_by_side": side_diff,
-           "max_logit_change/lora_update": adapter_effect}
-for name, r in runs.items():
-    for key in ("eval_loss_before", "eval_loss_after", "rouge1", "rouge2", "rougeL"):
-        metrics[f"{key}/{name}"] = r[key]
+measured = {"trainable_params/lora_from_scratch": ours_count.trainable,
+            "max_logit_diff/reload_prompt_tuning": reload_diff["prompt_tuning"],
+            "max_logit_diff/reload_lora": reload_diff["lora"], "max_logit_diff/side_by_side": side_diff,
+            "max_logit_change/lora_update": adapter_effect}
 path = results.record(
-    "12_peft_library", metrics, data_source=f"{data.source}; model: {hf.describe('generation')}",
-    seconds=timer.seconds,
-    extra={"epochs": EPOCHS, "n_train": len(train_records), "lr_prompt": LR_PROMPT, "lr_lora": LR_LORA,
-           "runs": {n: {k: v for k, v in r.items() if k != "answers"} for n, r in runs.items()}},
+    "12_peft_library", measured, runs=list(runs.values()),
+    data_source=f"{data.source}; model: {hf.describe('generation')}", seconds=timer.seconds,
+    extra={"epochs": EPOCHS, "n_train": len(train_records), "lr_prompt": LR_PROMPT, "lr_lora": LR_LORA},
 )
+metrics = results.load("12_peft_library")["metrics"]
 print(path.name, metrics)
 assert ours_count.trainable == peft_count.trainable
 if PROFILE == "ci":

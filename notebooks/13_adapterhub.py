@@ -67,8 +67,9 @@ import ftcourse
 from ftcourse import bert, catalog, data, hf, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.adapters import BottleneckAdapter, add_bert_adapters
+from ftcourse.experiment import Run, compare, run_strategy, table
 from ftcourse.models import EncoderClassifier
-from ftcourse.train import evaluate, fit
+from ftcourse.train import evaluate
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -118,9 +119,9 @@ tokenizer = hf.load_tokenizer(ROLE)
 SOURCE = hf.MODELS[ROLE].hub if PROFILE == "full" else hf.minilm_path()
 print(f"encoder: {hf.describe(ROLE)}" + (f", first {NUM_LAYERS} layers" if NUM_LAYERS else ""))
 loaders = {
-    "train": bert.make_loader(train_items, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED),
-    "valid": bert.make_loader(valid_items, tokenizer, 64, max_length=MAX_LEN),
-    "test": bert.make_loader(test_items, tokenizer, 64, max_length=MAX_LEN),
+    "train": data.make_loader(train_items, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED),
+    "valid": data.make_loader(valid_items, tokenizer, 64, max_length=MAX_LEN),
+    "test": data.make_loader(test_items, tokenizer, 64, max_length=MAX_LEN),
 }
 
 # %% [markdown]
@@ -152,7 +153,7 @@ def adapterhub_model():
 
 ah_model = adapterhub_model()
 ah_model.eval()
-probe_ids, probe_mask = bert.encode_batch(tokenizer, [text for _, text in valid_items[:16]], MAX_LEN)
+probe_ids, probe_mask = data.encode_batch([text for _, text in valid_items[:16]], tokenizer, MAX_LEN)
 with torch.no_grad():
     before = ah_model.base_model(input_ids=probe_ids, attention_mask=probe_mask).last_hidden_state
 
@@ -203,27 +204,23 @@ class Logits(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
+# Both runs train the trainable parameters with AdamW, test once and keep a record
+# (`ftcourse.experiment.run_strategy`, as in chapter 2).
+
+# %%
 runs = {}
 
 
-def train(name, model):
-    """Train the trainable parameters of `model` with AdamW, test once, keep the figures."""
-    counts = count_parameters(model)
-    ftcourse.set_seed(SEED)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR)
-    history = fit(model, loaders["train"], loaders["valid"], epochs=EPOCHS, optimizer=optimizer,
-                  clip=CLIP, desc=name)
-    accuracy = evaluate(model, loaders["test"])
-    runs[name] = {"accuracy": accuracy, "trainable": counts.trainable, "total": counts.total,
-                  "best_epoch": history.best_epoch, "seconds": history.seconds}
-    print(f"{name}: {counts}; best validation epoch {history.best_epoch}, test accuracy {accuracy:.3f}")
-    return history
+def adamw(model):
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR)
 
 
+recipe = dict(seed=SEED, cache=False, epochs=EPOCHS, clip=CLIP)
 untrained_acc = evaluate(Logits(ah_model), loaders["test"])
 print(f"before training (random head): test accuracy {untrained_acc:.3f}, chance is {1 / len(ag.classes):.2f}")
-ah_history = train("adapterhub_seq_bn", Logits(ah_model))
-plots.plot_history(ah_history, title="AdapterHub seq_bn adapter + head")
+runs["adapterhub_seq_bn"] = run_strategy("adapterhub_seq_bn", Logits(ah_model), *loaders.values(),
+                                         optimizer=adamw(ah_model), title="AdapterHub seq_bn adapter + head",
+                                         **recipe)
 
 # %% [markdown]
 # ### Saving and loading the adapter
@@ -246,7 +243,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     reloaded = adapterhub_model()
     loaded_name = reloaded.load_adapter(str(folder), use_safetensors=True, set_active=True)
-base_bytes = 4 * count_parameters(reloaded).total - 4 * runs["adapterhub_seq_bn"]["trainable"]
+base_bytes = 4 * count_parameters(reloaded).total - 4 * runs["adapterhub_seq_bn"].trainable
 print(f"loaded adapter {loaded_name!r}; its files: {adapter_bytes:,} bytes, "
       f"against about {base_bytes:,} bytes of float32 weights in the encoder it plugs into")
 
@@ -257,7 +254,7 @@ with torch.no_grad():
     same = torch.allclose(Logits(ah_model)(*inputs), Logits(reloaded)(*inputs))
 reloaded_acc = evaluate(Logits(reloaded), loaders["test"])
 print(f"reloaded model: same logits {same}; test accuracy {reloaded_acc:.3f} "
-      f"(trained model: {runs['adapterhub_seq_bn']['accuracy']:.3f})")
+      f"(trained model: {runs['adapterhub_seq_bn'].accuracy:.3f})")
 
 # %% [markdown]
 # ## The same job with ftcourse's own adapter
@@ -278,11 +275,12 @@ if NUM_LAYERS:
 hidden = encoder.config.hidden_size  # DistilBERT's `dim` answers to this name too
 BOTTLENECK = int(hidden // REDUCTION_FACTOR)
 torch.manual_seed(SEED)
-ours = EncoderClassifier(encoder, num_class=len(ag.classes))
+ours = EncoderClassifier(encoder, num_classes=len(ag.classes))
 wrapped = add_bert_adapters(ours, bottleneck=BOTTLENECK, train_modules=("classifier",))
 print(f"bottleneck {BOTTLENECK}; adapters on {len(wrapped)} projections, e.g. {wrapped[:2]}")
 print(count_parameters(ours))
-_ = train("ftcourse_houlsby", ours)
+runs["ftcourse_houlsby"] = run_strategy("ftcourse_houlsby", ours, *loaders.values(), optimizer=adamw(ours),
+                                        plot=False, **recipe)
 
 # %% [markdown]
 # ## Counting the parameters
@@ -312,9 +310,9 @@ houlsby_model.add_adapter("houlsby", config=adapters.DoubleSeqBnConfig(reduction
                           set_active=True)
 houlsby_model.train_adapter("houlsby")
 counts = {
-    "seq_bn (AdapterHub)": runs["adapterhub_seq_bn"]["trainable"] - head,
+    "seq_bn (AdapterHub)": runs["adapterhub_seq_bn"].trainable - head,
     "double_seq_bn (AdapterHub)": count_parameters(houlsby_model).trainable,
-    "add_bert_adapters (ftcourse)": runs["ftcourse_houlsby"]["trainable"] - head,
+    "add_bert_adapters (ftcourse)": runs["ftcourse_houlsby"].trainable - head,
 }
 rows = ["| adapters | per layer | parameters | formula |", "|---|---|---|---|"]
 for name, n in counts.items():
@@ -331,34 +329,28 @@ print("every count equals its formula:", all(formula_ok.values()), formula_ok)
 # ## Comparison
 
 # %%
-rows = ["| model | AG News test accuracy | trainable / total parameters | best epoch | training seconds |",
-        "|---|---|---|---|---|", f"| untrained head | {untrained_acc:.3f} | - | - | - |"]
-for name, r in runs.items():
-    rows.append(f"| {name} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | "
-                f"{r['best_epoch']} | {r['seconds']:.1f} |")
-Markdown("\n".join(rows))
+untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(test_items))
+Markdown(table([untrained, *runs.values()], first="model", headers={"accuracy": "AG News test accuracy"}))
 
 # %%
 fig = plots.plot_comparison(
-    {"untrained": untrained_acc, **{n: r["accuracy"] for n, r in runs.items()}},
+    {"untrained": untrained_acc, **{n: r.accuracy for n, r in runs.items()}},
     title=f"AG News test accuracy ({PROFILE} profile)",
     chance=1 / len(ag.classes),
-    annotations={n: f"{r['trainable']:,} trained" for n, r in runs.items()},
+    annotations={n: f"{r.trainable:,} trained" for n, r in runs.items()},
 )
 
 # %%
-ah, own = runs["adapterhub_seq_bn"], runs["ftcourse_houlsby"]
-diff = ah["accuracy"] - own["accuracy"]
+ah, own = runs["adapterhub_seq_bn"].summary(), runs["ftcourse_houlsby"].summary()
 Markdown(
     f"On the `{PROFILE}` profile ({ag.source}; {hf.describe(ROLE)}"
     + (f", first {NUM_LAYERS} layers" if NUM_LAYERS else "") + "): "
     f"the AdapterHub `seq_bn` adapter and head reached {ah['accuracy']:.1%} test accuracy training "
     f"{ah['trainable']:,} parameters ({ah['trainable'] / ah['total']:.2%} of the model); ftcourse's "
     f"Houlsby adapters reached {own['accuracy']:.1%} with {own['trainable']:,} "
-    f"({own['trainable'] / own['total']:.2%}), "
-    + (f"{abs(diff) * 100:.1f} points {'less' if diff > 0 else 'more'}" if abs(diff) >= 0.005
-       else "the same to within half a point")
-    + f"; an untrained head scores {untrained_acc:.1%}. With {len(test_items):,} test articles, one "
+    f"({own['trainable'] / own['total']:.2%}): "
+    f"{compare(runs['ftcourse_houlsby'], runs['adapterhub_seq_bn'])}"
+    f"; an untrained head scores {untrained_acc:.1%}. With {len(test_items):,} test articles, one "
     f"article is {100 / len(test_items):.1f} points. "
     f"The adapter file AdapterHub saved holds {adapter_bytes:,} bytes and reloads to the same logits ({same}). "
     "The source reports no figure for its adapter run: its cell only calls `trainer_ad.train()`."
@@ -368,23 +360,19 @@ Markdown(
 # ## Record the results
 
 # %%
-metrics = {
-    "accuracy/untrained": untrained_acc,
-    "accuracy/adapterhub_seq_bn": ah["accuracy"],
+measured = {
     "accuracy/adapterhub_reloaded": reloaded_acc,
-    "accuracy/ftcourse_houlsby": own["accuracy"],
-    "trainable_params/adapterhub_seq_bn": ah["trainable"],
-    "trainable_params/ftcourse_houlsby": own["trainable"],
     "params/double_seq_bn": counts["double_seq_bn (AdapterHub)"],
     "adapter_file_bytes": adapter_bytes,
     "start_change/adapterhub_seq_bn": ah_start_change,
 }
 path = results.record(
-    "13_adapterhub", metrics, data_source=f"AG News: {ag.source}; encoder: {hf.describe(ROLE)}",
-    seconds=timer.seconds,
-    extra={"runs": runs, "epochs": EPOCHS, "max_len": MAX_LEN, "num_layers": NUM_LAYERS,
+    "13_adapterhub", measured, runs=list(runs.values()), controls=[untrained],
+    data_source=f"AG News: {ag.source}; encoder: {hf.describe(ROLE)}", seconds=timer.seconds,
+    extra={"epochs": EPOCHS, "max_len": MAX_LEN, "num_layers": NUM_LAYERS,
            "bottleneck": BOTTLENECK, "adapters": adapters.__version__, "transformers": transformers.__version__},
 )
+metrics = results.load("13_adapterhub")["metrics"]
 print(path.name, metrics)
 assert same, "the reloaded adapter must give the trained model's logits"
 assert all(formula_ok.values()), formula_ok

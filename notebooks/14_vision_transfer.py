@@ -64,7 +64,8 @@ from IPython.display import Markdown
 import ftcourse
 from ftcourse import catalog, plots, results, vision
 from ftcourse.adapt import count_parameters, freeze, unfreeze
-from ftcourse.train import evaluate, fit
+from ftcourse.experiment import Run, compare, run_strategy, table
+from ftcourse.train import evaluate
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -172,16 +173,16 @@ def frozen_with_new_head():
     model = vision.load_resnet18(input_size=INPUT_SIZE, seed=SEED)
     freeze(model)
     ftcourse.set_seed(SEED)  # the same new head for both strategies
-    vision.replace_resnet_head(model, dataset.num_class)
+    vision.replace_resnet_head(model, dataset.num_classes)
     return model
 
 
 resnet = frozen_with_new_head()
-print(f"ResNet-18 with a {dataset.num_class}-class head: {count_parameters(resnet)}")
+print(f"ResNet-18 with a {dataset.num_classes}-class head: {count_parameters(resnet)}")
 seed_count = sum(p.numel() for p in resnet.parameters() if p.requires_grad)  # the source's expression
-print(f"the source's count: {seed_count:,} trainable params in head = 512 x {dataset.num_class} weights "
-      f"+ {dataset.num_class} biases")
-assert seed_count == 512 * dataset.num_class + dataset.num_class
+print(f"the source's count: {seed_count:,} trainable params in head = 512 x {dataset.num_classes} weights "
+      f"+ {dataset.num_classes} biases")
+assert seed_count == 512 * dataset.num_classes + dataset.num_classes
 
 # %%
 Markdown(
@@ -238,31 +239,21 @@ assert not moved and len(moved_seed) == len(batchnorms)
 #
 # The source stops before training, so the recipe is ours: Adam at `HEAD_LR`, cross-entropy, the
 # checkpoint with the best validation accuracy kept, `EPOCHS` epochs.
+#
+# Each strategy is trained and tested once by `ftcourse.experiment.run_strategy` (as in chapter 2),
+# with its own optimiser.
 
 # %%
 runs = {}
+loaders = train_loader, valid_loader, test_loader
+recipe = dict(seed=SEED, cache=False, epochs=EPOCHS, clip=None)
 untrained_acc = evaluate(resnet, test_loader)
-print(f"untrained head: test accuracy {untrained_acc:.3f} (chance is {1 / dataset.num_class:.2f})")
-
-
-def run(name, model, optimizer, title):
-    """Train, plot, test once, and keep the figures for the comparison."""
-    counts = count_parameters(model)
-    print(f"{name}: {counts}")
-    ftcourse.set_seed(SEED)
-    history = fit(model, train_loader, valid_loader, epochs=EPOCHS, optimizer=optimizer, clip=None, desc=name)
-    plots.plot_history(history, title=title)
-    acc = evaluate(model, test_loader)
-    runs[name] = {"accuracy": acc, "trainable": counts.trainable, "total": counts.total,
-                  "best_epoch": history.best_epoch, "seconds": history.seconds}
-    print(f"{name}: best validation epoch {history.best_epoch}, test accuracy {acc:.3f}, "
-          f"{history.seconds:.1f} s of training")
-    return history
-
-
+print(f"untrained head: test accuracy {untrained_acc:.3f} (chance is {1 / dataset.num_classes:.2f})")
 head_params = [p for p in resnet.parameters() if p.requires_grad]
 # fused=True: one kernel per step for all tensors; on CPU about 6x faster than the default here
-_ = run("head_only", resnet, torch.optim.Adam(head_params, lr=HEAD_LR, fused=True), "head only (frozen backbone)")
+runs["head_only"] = run_strategy("head_only", resnet, *loaders,
+                                 optimizer=torch.optim.Adam(head_params, lr=HEAD_LR, fused=True),
+                                 title="head only (frozen backbone)", **recipe)
 
 # %% [markdown]
 # ## Strategy 2 (exercise 7): unfreeze the last two stages at a lower learning rate
@@ -283,7 +274,8 @@ groups = vision.param_groups(partial, {
 })
 for group in groups:
     print(f"{group['name']:32s} lr {group['lr']:g}  {sum(p.numel() for p in group['params']):>10,} parameters")
-_ = run("last_two_stages", partial, torch.optim.Adam(groups, fused=True), "layer3 + layer4 (lr/10) + head")
+runs["last_two_stages"] = run_strategy("last_two_stages", partial, *loaders,
+                                       optimizer=torch.optim.Adam(groups, fused=True), title="layer3 + layer4 (lr/10) + head", **recipe)
 
 # %% [markdown]
 # ## Comparison
@@ -292,36 +284,32 @@ _ = run("last_two_stages", partial, torch.optim.Adam(groups, fused=True), "layer
 
 # %%
 strategies = ["head_only", "last_two_stages"]
-rows = ["| strategy | test accuracy | trainable / total parameters | best epoch | training seconds |",
-        "|---|---|---|---|---|", f"| untrained head | {untrained_acc:.3f} | - | - | - |"]
-for name in strategies:
-    r = runs[name]
-    rows.append(f"| {name} | {r['accuracy']:.3f} | {r['trainable']:,} / {r['total']:,} | {r['best_epoch']} "
-                f"| {r['seconds']:.1f} |")
-Markdown("\n".join(rows))
+untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(dataset.test))  # the new head, untrained
+Markdown(table([untrained] + [runs[n] for n in strategies]))
 
 # %%
 fig = plots.plot_comparison(
-    {"untrained": untrained_acc, **{n: runs[n]["accuracy"] for n in strategies}},
+    {"untrained": untrained_acc, **{n: runs[n].accuracy for n in strategies}},
     title=f"{dataset.name}: test accuracy ({PROFILE} profile)",
-    chance=1 / dataset.num_class,
-    annotations={n: f"{runs[n]['trainable']:,} trained" for n in strategies},
+    chance=1 / dataset.num_classes,
+    annotations={n: f"{runs[n].trainable:,} trained" for n in strategies},
 )
 
 # %% [markdown]
-# What the runs above say, in words generated from them:
+# What the runs above say, in words generated from them (`compare` names a winner only when the
+# gap is larger than the test set's noise, as in chapter 2):
 
 # %%
-head, deep = runs["head_only"], runs["last_two_stages"]
-diff = deep["accuracy"] - head["accuracy"]
+head, deep = runs["head_only"].summary(), runs["last_two_stages"].summary()
 weights = "ImageNet weights (microsoft/resnet-18)" if PROFILE == "full" else "random weights (no pretrained ResNet ships offline)"
 Markdown(
     f"On the `{PROFILE}` profile ({dataset.source}; ResNet-18 with {weights}): training the head alone "
     f"({head['trainable']:,} parameters, {head['trainable'] / head['total']:.2%} of the network) reached "
     f"{head['accuracy']:.1%} test accuracy in {head['seconds']:.1f} s; unfreezing the last two stages "
-    f"({deep['trainable']:,} parameters, {deep['trainable'] / deep['total']:.1%}) "
-    f"{'gained' if diff > 0 else 'lost'} {abs(diff) * 100:.1f} percentage points for {deep['seconds'] / head['seconds']:.1f} times "
-    f"the training time. The last two stages hold most of ResNet-18's weights: `layer4` alone has "
+    f"({deep['trainable']:,} parameters, {deep['trainable'] / deep['total']:.1%}) took "
+    f"{deep['seconds'] / head['seconds']:.1f} times the training time: "
+    f"{compare(runs['last_two_stages'], runs['head_only'])}. "
+    "The last two stages hold most of ResNet-18's weights: `layer4` alone has "
     f"{sum(p.numel() for p in partial.stages[3].parameters()):,}, because its 3x3 convolutions map 512 "
     "channels to 512."
 )
@@ -341,18 +329,15 @@ Markdown(
 # ## Record the results
 
 # %%
-metrics = {"accuracy/untrained": untrained_acc}
-for name in strategies:
-    metrics[f"accuracy/{name}"] = runs[name]["accuracy"]
-    metrics[f"trainable_params/{name}"] = runs[name]["trainable"]
 path = results.record(
-    "14_vision_transfer", metrics,
+    "14_vision_transfer", runs=[runs[n] for n in strategies], controls=[untrained],
     data_source=f"{dataset.source}; ResNet-18 with {weights}",
     seconds=timer.seconds,
-    extra={"runs": runs, "epochs": EPOCHS, "batch_size": BATCH_SIZE, "input_size": INPUT_SIZE,
+    extra={"epochs": EPOCHS, "batch_size": BATCH_SIZE, "input_size": INPUT_SIZE,
            "head_lr": HEAD_LR, "backbone_lr": BACKBONE_LR, "resnet18_parameters_1000_classes": ours_1000,
            "batchnorm_layers_moved_when_frozen_by_requires_grad_only": f"{len(moved_seed)} of {len(batchnorms)}"},
 )
+metrics = results.load("14_vision_transfer")["metrics"]
 print(path.name, metrics)
 if PROFILE == "ci":
     # Exact counts; the untrained head near chance; both strategies well above it (measured: SEED 0

@@ -51,7 +51,7 @@ from transformers import pipeline
 import ftcourse
 from ftcourse import catalog, data, hf, monitor, results
 from ftcourse.adapt import count_parameters
-from ftcourse.bert import make_loader
+from ftcourse.data import make_loader
 from ftcourse.monitor import Canary, Slice
 from ftcourse.serve import Predictor, create_app
 from ftcourse.train import fit

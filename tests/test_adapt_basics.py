@@ -8,7 +8,7 @@ from ftcourse.models import TransformerClassifier
 
 
 def _model():
-    return TransformerClassifier(torch.zeros(50, 8), num_class=4)
+    return TransformerClassifier(torch.zeros(50, 8), num_classes=4)
 
 
 def test_freeze_then_unfreeze_linear2_like_the_seed():

@@ -45,7 +45,7 @@ def test_anatomy_figures_of_seed_003(bert_base):
 
 
 def test_cls_head_figures_of_seed_000(bert_base):
-    model = EncoderClassifier(bert_base, num_class=2)
+    model = EncoderClassifier(bert_base, num_classes=2)
     assert count_parameters(model) == ParameterCount(trainable=109_483_778, total=109_483_778)
     freeze(model.base_model)
     try:
@@ -55,20 +55,20 @@ def test_cls_head_figures_of_seed_000(bert_base):
 
 
 def test_lora_on_query_and_value_trains_294_912():
-    model = EncoderClassifier(bert_base_on_meta(), num_class=2)
+    model = EncoderClassifier(bert_base_on_meta(), num_classes=2)
     names = apply_lora(model, ["query", "value"], rank=8, alpha=32)
     assert len(names) == 24
     counts = count_parameters(model)
     assert counts.trainable == 24 * 8 * (768 + 768) == 294_912
     assert counts.total == 109_483_778 + 294_912
-    model = EncoderClassifier(bert_base_on_meta(), num_class=2)
+    model = EncoderClassifier(bert_base_on_meta(), num_classes=2)
     apply_lora(model, ["query", "value"], rank=8, alpha=32, train_modules=("classifier",))
     assert count_parameters(model).trainable == 294_912 + 1_538
 
 
 def test_houlsby_adapters_count_to_the_formula():
     bottleneck = 64  # seed 000's adapter_size
-    model = EncoderClassifier(bert_base_on_meta(), num_class=2)
+    model = EncoderClassifier(bert_base_on_meta(), num_classes=2)
     names = add_bert_adapters(model, bottleneck=bottleneck, train_modules="classifier")
     assert len(names) == 24  # two per layer: after attention, after the feed-forward block
     per_adapter = 2 * 768 * bottleneck + 768 + bottleneck

@@ -353,7 +353,7 @@ def test_an_edited_generator_gives_a_new_ci_tokenizer(monkeypatch):
 
 # --- a hub classifier trained by the course's loop (chapters 06, 15) ------------------------------
 def test_logits_only_lets_fit_train_a_hub_classifier():
-    from ftcourse.bert import make_loader
+    from ftcourse.data import make_loader
     from ftcourse.train import fit
 
     tokenizer = hf.load_tokenizer("sentiment", profile="ci")

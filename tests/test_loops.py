@@ -19,7 +19,8 @@ pytest.importorskip("accelerate", reason="the loop runs through accelerate (ftco
 pytest.importorskip("torchmetrics", reason="accuracy is accumulated with torchmetrics (ftcourse[nlp-eval])")
 pytest.importorskip("transformers", reason="the Hugging Face chapters need transformers (ftcourse[hf])")
 
-from ftcourse import loops  # noqa: E402
+from ftcourse import loops, plots  # noqa: E402
+from ftcourse.train import History, predictions  # noqa: E402
 
 
 def _toy_data(n: int = 240, seed: int = 0):
@@ -63,6 +64,7 @@ def _train(epochs: int = 5, seed: int = 0):
 # --- the loop ----------------------------------------------------------------------------------
 def test_train_loop_learns_and_runs_the_schedule_to_zero():
     head, history, scheduler, (x, y) = _train(epochs=5)
+    assert isinstance(history, History)  # the same record as fit's
     assert history.steps == 5 * 13  # 200 items in batches of 16
     assert len(history.loss) == len(history.val_acc) == len(history.epoch_seconds) == 5
     assert history.loss[-1] < 0.6 * history.loss[0]
@@ -112,9 +114,11 @@ def test_accuracy_is_the_share_correct_not_the_mean_recall():
 
 
 def test_predictions_stay_paired_with_their_labels_under_shuffling():
+    from accelerate import Accelerator
+
     head, _, _, (x, y) = _train(epochs=3)
-    ordered_preds, ordered_labels = loops.predict_labels(head, _loader(x, y))
-    shuffled_preds, shuffled_labels = loops.predict_labels(head, _loader(x, y, shuffle=True, seed=7))
+    ordered_preds, ordered_labels = predictions(head, _loader(x, y), accelerator=Accelerator())
+    shuffled_preds, shuffled_labels = predictions(head, _loader(x, y, shuffle=True, seed=7), device="cpu")
     assert torch.equal(ordered_labels, y)
     assert not torch.equal(shuffled_labels, y)  # really shuffled
     assert sorted(zip(shuffled_preds.tolist(), shuffled_labels.tolist())) == sorted(
@@ -165,12 +169,12 @@ def test_plot_confusion_matrix():
     import matplotlib
 
     matplotlib.use("Agg")
-    fig = loops.plot_confusion_matrix(np.array([[3, 1], [0, 4]]), ["a", "b"], title="t")
+    fig = plots.plot_confusion_matrix(np.array([[3, 1], [0, 4]]), ["a", "b"], title="t")
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.texts] == ["3", "1", "0", "4"]
     assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
     with pytest.raises(ValueError, match="does not fit"):
-        loops.plot_confusion_matrix(np.eye(3, dtype=int), ["a", "b"])
+        plots.plot_confusion_matrix(np.eye(3, dtype=int), ["a", "b"])
 
 
 # --- tokenizing and feature extraction -----------------------------------------------------------
@@ -293,7 +297,10 @@ _DISTRIBUTED = textwrap.dedent(
     steps = 4 * len(train)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: max(0.0, 1 - s / steps))
     history = loops.train_loop(model, train, optimizer, scheduler, epochs=4, progress=False)
-    preds, labels = loops.predict_labels(model, test)
+    from accelerate import Accelerator
+    from ftcourse.train import predictions
+
+    preds, labels = predictions(model, test, accelerator=Accelerator())
     rank = int(os.environ["RANK"])
     json.dump({"world": int(os.environ["WORLD_SIZE"]), "steps": history.steps, "lr": scheduler.get_last_lr()[0],
                "loss": history.loss, "labels": labels.tolist(), "preds": preds.tolist(),

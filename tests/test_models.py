@@ -41,12 +41,12 @@ def test_positional_encoding_adds_rows_and_rejects_long_input():
 
 def _model(**kwargs):
     torch.manual_seed(0)
-    return TransformerClassifier(torch.randn(30, 8), num_class=2, dropout=0.0, **kwargs).eval()
+    return TransformerClassifier(torch.randn(30, 8), num_classes=2, dropout=0.0, **kwargs).eval()
 
 
 def test_transformer_classifier_seed_shapes_and_counts():
     # The seeds' Net with 100-d GloVe: 2 layers, 2 heads, ff 128, head 100 -> 2.
-    model = TransformerClassifier(torch.zeros(400_002, 100), num_class=2)
+    model = TransformerClassifier(torch.zeros(400_002, 100), num_classes=2)
     counts = count_parameters(model)
     per_layer = 3 * 100 * 100 + 3 * 100 + 100 * 100 + 100 + 100 * 128 + 128 + 128 * 100 + 100 + 4 * 100
     assert counts.trainable == 2 * per_layer + 100 * 2 + 2
@@ -84,14 +84,14 @@ def test_seed_layout_mixes_reviews_of_a_batch():
 
 def test_transformer_classifier_errors():
     with pytest.raises(ValueError, match="heads do not divide"):
-        TransformerClassifier(torch.zeros(10, 25), num_class=2)
-    with pytest.raises(ValueError, match="num_class"):
-        TransformerClassifier(torch.zeros(10, 8), num_class=1)
+        TransformerClassifier(torch.zeros(10, 25), num_classes=2)
+    with pytest.raises(ValueError, match="num_classes"):
+        TransformerClassifier(torch.zeros(10, 8), num_classes=1)
 
 
 def test_mean_embedding_classifier_ignores_padding():
     torch.manual_seed(0)
-    model = MeanEmbeddingClassifier(torch.randn(20, 100), num_class=2).eval()
+    model = MeanEmbeddingClassifier(torch.randn(20, 100), num_classes=2).eval()
     assert model.fc1.weight.shape == (128, 100)
     a = model(torch.tensor([[3, 4]]))
     b = model(torch.tensor([[3, 4, 1, 1, 1]]))
@@ -99,7 +99,7 @@ def test_mean_embedding_classifier_ignores_padding():
 
 
 def test_lenet_shapes():
-    model = LeNet(num_class=26)
+    model = LeNet(num_classes=26)
     assert model(torch.zeros(3, 1, 32, 32)).shape == (3, 26)
     assert count_parameters(model).total == 156 + 2416 + 48120 + 10164 + 84 * 26 + 26
     with pytest.raises(ValueError, match="32x32"):

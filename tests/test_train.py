@@ -5,16 +5,17 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import ftcourse
+import ftcourse.train
 from ftcourse.adapt import freeze, replace_head
 from ftcourse.text import Vocab
 from ftcourse.train import evaluate, fit, predict
 
 
 class Bag(torch.nn.Module):
-    def __init__(self, vocab_size=10, num_class=2):
+    def __init__(self, vocab_size=10, num_classes=2):
         super().__init__()
         self.emb = torch.nn.EmbeddingBag(vocab_size, 8)
-        self.classifier = torch.nn.Linear(8, num_class)
+        self.classifier = torch.nn.Linear(8, num_classes)
 
     def forward(self, tokens):
         return self.classifier(self.emb(tokens))
@@ -101,7 +102,7 @@ def test_patience_stops_early():
 
 
 def test_frozen_model_and_head_mismatch_errors():
-    model = freeze(Bag(num_class=2))
+    model = freeze(Bag(num_classes=2))
     train, valid = _loaders()
     with pytest.raises(ValueError, match="no trainable parameters"):
         fit(model, train, valid, epochs=1, progress=False)
@@ -115,10 +116,56 @@ def test_frozen_model_and_head_mismatch_errors():
 def test_predict_returns_label_names_and_rejects_bad_input():
     vocab = Vocab(["a", "b", "c", "d", "e", "f", "g", "h"])
     model = Bag()
-    assert predict(model, "a b c", vocab, ["negative", "positive"]) in {"negative", "positive"}
+    assert predict(model, "a b c", vocab, ["negative", "positive"])[0] in {"negative", "positive"}
     with pytest.raises(ValueError, match="empty text"):
         predict(model, "", vocab, ["negative", "positive"])
     with pytest.raises(ValueError, match="no tokens"):
-        predict(model, ";:", vocab, ["negative", "positive"])
+        predict(model, ["a", ";:"], vocab, ["negative", "positive"])
     with pytest.raises(ValueError, match="2 outputs but 4 class names"):
         predict(model, "a b", vocab, ["w", "x", "y", "z"])
+
+
+def test_predict_names_each_text_as_the_model_does_one_at_a_time():
+    from ftcourse.models import MeanEmbeddingClassifier
+
+    vocab = Vocab(["good", "bad", "film", "plot", "dull", "fun"], specials=("<unk>", "<pad>"))
+    ftcourse.set_seed(0)
+    model = MeanEmbeddingClassifier(torch.randn(len(vocab), 8), num_classes=2).eval()
+    texts = ["good fun film", "bad dull plot that drags on and on", "film"]
+    classes = ["neg", "pos"]
+    alone = [classes[int(model(torch.tensor([vocab(t.split())])).argmax())] for t in texts]
+    assert predict(model, texts, vocab, classes) == alone  # padding in the batch changes nothing
+    assert predict(model, texts, vocab, classes, max_length=1) == [
+        classes[int(model(torch.tensor([vocab(t.split()[:1])])).argmax())] for t in texts
+    ]
+
+
+def test_history_loss_is_the_mean_per_batch():
+    ftcourse.set_seed(0)
+    model = Bag()
+    train, _ = _loaders()
+
+    class Recorded(torch.nn.CrossEntropyLoss):
+        seen: list = []
+
+        def forward(self, logits, labels):
+            loss = super().forward(logits, labels)
+            self.seen.append(loss.item())
+            return loss
+
+    history = fit(model, train, epochs=1, loss_fn=Recorded(), progress=False, device="cpu")
+    assert history.steps == len(train) == len(Recorded.seen) == 8
+    assert history.loss[0] == pytest.approx(sum(Recorded.seen) / len(Recorded.seen))
+
+
+def test_labels_are_checked_on_the_first_batch_only(monkeypatch):
+    model = Bag(num_classes=2)
+    good = (torch.tensor([0, 1]), torch.tensor([[2, 3], [4, 5]]))
+    bad = (torch.tensor([0, 3]), torch.tensor([[2, 3], [4, 5]]))
+    with pytest.raises(ValueError, match="head has 2 outputs but the labels go up to 3.*replace_head"):
+        fit(model, [bad, good], epochs=1, progress=False, device="cpu")
+    calls = []
+    real = ftcourse.train._check_labels
+    monkeypatch.setattr(ftcourse.train, "_check_labels", lambda *a: calls.append(1) or real(*a))
+    fit(model, [good] * 5, epochs=2, progress=False, device="cpu")
+    assert len(calls) == 1  # not once per step: each check waits for the GPU

@@ -102,7 +102,7 @@ def test_emnist_images_are_transposed_back_upright(tmp_path):
 def test_load_emnist_letters_from_a_folder(tmp_path):
     upright = write_emnist(tmp_path / "emnist")
     ds = vision.load_emnist("letters", folder=tmp_path / "emnist")
-    assert ds.classes == list("ABCDEFGHIJKLMNOPQRSTUVWXYZ") and ds.num_class == 26
+    assert ds.classes == list("ABCDEFGHIJKLMNOPQRSTUVWXYZ") and ds.num_classes == 26
     assert ds.train.images.shape == (52, 1, 32, 32) and ds.test.images.shape == (26, 1, 32, 32)
     assert ds.train.images.dtype == torch.float32 and ds.train.labels.dtype == torch.long
     # labels 1..26 in the files become 0..25
@@ -133,7 +133,7 @@ def test_emnist_read_from_ftcourse_data_dir_official_zip_layout(tmp_path, monkey
     ds = vision.load_emnist("letters", profile="full")
     assert len(ds.train) == 52 and "emnist" in ds.source
     monkeypatch.setenv("FTCOURSE_PROFILE", "full")
-    assert vision.load_handwriting("adapt").num_class == 26
+    assert vision.load_handwriting("adapt").num_classes == 26
 
 
 def test_missing_emnist_folder_names_the_fixes(tmp_path, monkeypatch):
@@ -171,7 +171,7 @@ def test_emnist_download_goes_through_the_artefact_table(monkeypatch, tmp_path):
 
 def test_digits_split_shapes_labels_and_remap():
     ds = vision.load_digits_split(range(5, 10))
-    assert ds.classes == ["5", "6", "7", "8", "9"] and ds.num_class == 5
+    assert ds.classes == ["5", "6", "7", "8", "9"] and ds.num_classes == 5
     assert ds.train.images.shape[1:] == (1, 32, 32) and ds.test.images.shape[1:] == (1, 32, 32)
     assert sorted(set(ds.train.labels.tolist())) == [0, 1, 2, 3, 4]
     assert sorted(set(ds.test.labels.tolist())) == [0, 1, 2, 3, 4]
@@ -182,7 +182,7 @@ def test_digits_split_shapes_labels_and_remap():
     assert torch.equal(reverse.train.images, ds.train.images)
     assert torch.equal(reverse.train.labels, 4 - ds.train.labels)
     assert torch.isfinite(ds.train.images).all()
-    assert LeNet(num_class=5)(ds.test.images[:4]).shape == (4, 5)
+    assert LeNet(num_classes=5)(ds.test.images[:4]).shape == (4, 5)
 
 
 def test_digits_split_is_deterministic_and_disjoint():
@@ -270,9 +270,9 @@ def test_plot_image_grid_titles_are_class_names():
 
 # ---------------------------------------------------------------------------------------------
 # Chapter 14: ResNet-18, parameter groups, CIFAR-10 parquet
-def small_resnet(num_class: int = 5, **kwargs) -> vision.ResNetClassifier:
+def small_resnet(num_classes: int = 5, **kwargs) -> vision.ResNetClassifier:
     model = vision.load_resnet18(pretrained=False, seed=0, **kwargs)
-    vision.replace_resnet_head(model, num_class)
+    vision.replace_resnet_head(model, num_classes)
     return model
 
 
@@ -414,7 +414,7 @@ def test_random_resnet_is_seeded_and_leaves_the_callers_rng_alone():
 def test_as_rgb_and_the_ci_task(monkeypatch):
     monkeypatch.setenv("FTCOURSE_PROFILE", "ci")
     data = vision.load_vision_transfer()
-    assert data.num_class == 5 and data.train.images.shape[1:] == (3, 32, 32)
+    assert data.num_classes == 5 and data.train.images.shape[1:] == (3, 32, 32)
     assert torch.equal(data.train.images[:, 0], data.train.images[:, 2])
     grey = vision.load_digits_split(range(5))
     assert torch.equal(data.test.images[:, 1], grey.test.images[:, 0])
