@@ -552,6 +552,24 @@ def raw_math(html: str) -> list[str]:
     return RAW_MATH.findall(_MATH.sub("", _CODE.sub("", html)))
 
 
+# The runs other methods are measured against: where a results file charts methods (accuracy with
+# trainable parameters), these must be among them, or the chart hides what the methods are beaten by.
+BASELINES = ("scratch", "full", "full_finetune")
+
+
+def uncharted_baselines(metrics: dict) -> list[str]:
+    """The baselines a recorded result measures (`[prefix]accuracy/<baseline>`) but does not chart
+    as a method (no `[prefix]trainable_params/<baseline>`), where the same prefix charts others."""
+    charted_prefixes = {name.split("trainable_params/")[0] for name in metrics if "trainable_params/" in name}
+    missing = []
+    for name in metrics:
+        prefix, _, method = name.rpartition("accuracy/")
+        if "accuracy/" in name and method in BASELINES and prefix in charted_prefixes \
+                and f"{prefix}trainable_params/{method}" not in metrics:
+            missing.append(name)
+    return missing
+
+
 def check_book_html() -> None:
     """What a reader would see: a page for every entry of _toc.yml, and a results page with its
     tables (recorded runs, methods compared) and the two summary charts of each profile."""
@@ -577,6 +595,11 @@ def check_book_html() -> None:
             problems.append(f"{source.stem} shows Python warnings: {'; '.join(warnings)}")
         if stderr_blocks > MAX_STDERR_BLOCKS:
             problems.append(f"{source.stem} shows {stderr_blocks} stderr blocks (at most {MAX_STDERR_BLOCKS})")
+    for recorded in sorted((ROOT / "results" / "ci").glob("*.json")):
+        uncharted = uncharted_baselines(json.loads(recorded.read_text(encoding="utf-8"))["metrics"])
+        if uncharted:
+            problems.append(f"{recorded.stem} records {uncharted} without trainable parameters: the results "
+                            "page's method chart would leave out the baseline (pass the run in `runs=`)")
     if not missing:
         if results.count("<table") < 4:  # runs and methods, for full and ci at least
             problems.append(f"results page has {results.count('<table')} tables, expected at least 4")

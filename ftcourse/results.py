@@ -97,8 +97,9 @@ def run_metrics(runs: Sequence = (), controls: Sequence = (), prefix: str = "") 
     """The metric names of training runs (`ftcourse.experiment.Run`): `<prefix><metric>/<name>`
     for each metric of every run and control (e.g. `accuracy/lora`), and
     `<prefix>trainable_params/<name>` for the `runs` only. The results page charts a method for
-    every accuracy recorded with its trainable parameters: controls (a pre-training run, a
-    baseline) are recorded without them, so they are not charted as methods."""
+    every accuracy recorded with its trainable parameters, so the strategies compared, the
+    from-scratch baseline among them, belong in `runs`; controls (an untrained model, a
+    pre-training run, a probe on a random encoder) are recorded without them and not charted."""
     metrics: dict[str, float] = {}
     for group, with_params in ((runs, True), (controls, False)):
         for run in group:
@@ -110,6 +111,15 @@ def run_metrics(runs: Sequence = (), controls: Sequence = (), prefix: str = "") 
                                      "set Run.trainable or pass it among the controls")
                 metrics[f"{prefix}trainable_params/{run.name}"] = run.trainable
     return metrics
+
+
+def _relative_to_data_dir(text: str) -> str:
+    """`text` with the local data folder's path replaced by "the data folder": a recorded result
+    names its data relative to `FTCOURSE_DATA_DIR`, not the machine that made it."""
+    folder = data_dir()
+    if folder is None:
+        return text
+    return text.replace(str(folder) + "/", "").replace(str(folder), "the data folder")
 
 
 def record(
@@ -142,8 +152,8 @@ def record(
         "metrics": _clean(dict(metrics)),
         "provenance": {
             "profile": profile(),
-            "data_source": data_source,
-            "data_dir": str(data_dir()) if data_dir() else None,
+            "data_source": _relative_to_data_dir(data_source),
+            "data_dir": data_dir().name if data_dir() else None,
             "device": device_description(),
             "seconds": round(seconds, 2) if seconds is not None else None,
             "versions": library_versions(),

@@ -32,3 +32,13 @@ def test_math_elements_code_and_prices_are_not_raw_tex(tasks, html: str) -> None
 def test_python_warnings_are_recognised(tasks) -> None:
     text = "site-packages/x.py:12: FutureWarning: `a` is deprecated<br>UserWarning: pin_memory"
     assert [w for w, _ in tasks.PYTHON_WARNING.findall(text)] == ["FutureWarning", "UserWarning"]
+
+
+def test_a_baseline_recorded_without_its_trainable_parameters_is_reported(tasks):
+    charted = {"cnn/accuracy/lora": 0.87, "cnn/trainable_params/lora": 100, "cnn/accuracy/scratch": 0.96,
+               "accuracy/untrained": 0.5, "accuracy/scratch": 0.8}
+    assert tasks.uncharted_baselines(charted) == ["cnn/accuracy/scratch"]  # no method charted without prefix
+    charted["cnn/trainable_params/scratch"] = 61_706
+    assert tasks.uncharted_baselines(charted) == []
+    charted["trainable_params/lora"] = 456
+    assert tasks.uncharted_baselines(charted) == ["accuracy/scratch"]

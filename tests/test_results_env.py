@@ -41,6 +41,19 @@ def test_record_writes_metrics_with_provenance(monkeypatch, tmp_path):
     assert results.load("02_x")["metrics"] == payload["metrics"]
 
 
+def test_record_names_local_data_relative_to_the_data_folder(monkeypatch, tmp_path):
+    data = tmp_path / "samples"
+    (data / "aclImdb_small").mkdir(parents=True)
+    monkeypatch.setenv("FTCOURSE_PROFILE", "full")
+    monkeypatch.setenv("FTCOURSE_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("FTCOURSE_DATA_DIR", str(data))
+    source = f"IMDB: aclImdb_small in {data.resolve()}; GloVe: {data.resolve()}/glove/glove.6B.50d.txt"
+    path = results.record("02_x", {"accuracy/scratch": 0.8}, data_source=source)
+    prov = json.loads(path.read_text())["provenance"]
+    assert prov["data_source"] == "IMDB: aclImdb_small in the data folder; GloVe: glove/glove.6B.50d.txt"
+    assert prov["data_dir"] == "samples" and str(tmp_path) not in path.read_text()
+
+
 def test_record_refuses_empty_or_nan(monkeypatch, tmp_path):
     monkeypatch.setenv("FTCOURSE_RESULTS_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="no metrics"):
