@@ -20,6 +20,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ftcourse.tables import markdown_table
 from ftcourse.train import History
 
 # Columns `table` knows how to label and format; any other column is read from `Run.metrics`.
@@ -222,26 +223,18 @@ def compare(
     return Verdict(runs_a[0].name, runs_b[0].name, mean_a, mean_b, noise, basis, metric, higher_is_better)
 
 
-def _cell(run: Run, column: str) -> str:
+def _cell(run: Run, column: str):
     if column == "params":
         if run.trainable is None or run.total is None:
-            return "-"
+            return None
         return f"{run.trainable:,} / {run.total:,}"
     if column == "share":
-        return "-" if not run.total or run.trainable is None else f"{100 * run.trainable / run.total:.2f}%"
+        return None if not run.total or run.trainable is None else f"{100 * run.trainable / run.total:.2f}%"
     if column == "seconds":
-        return "-" if run.seconds is None else f"{run.seconds:.1f}"
-    value = getattr(run, column) if column in ("trainable", "total", "best_epoch", "seed", "reused") \
-        else run.metrics.get(column)
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value).replace("|", "\\|")
+        return None if run.seconds is None else f"{run.seconds:.1f}"
+    if column in ("trainable", "total", "best_epoch", "seed", "reused"):
+        return getattr(run, column)
+    return run.metrics.get(column)
 
 
 def table(
@@ -258,11 +251,8 @@ def table(
     if not runs:
         raise ValueError("table got no runs")
     names = {**_HEADERS, **(headers or {})}
-    lines = ["| " + " | ".join([first, *(names.get(c, c) for c in columns)]) + " |",
-             "|" + "---|" * (len(columns) + 1)]
-    for run in runs:
-        lines.append("| " + " | ".join([run.name, *(_cell(run, c) for c in columns)]) + " |")
-    return "\n".join(lines)
+    rows = [[run.name, *(_cell(run, c) for c in columns)] for run in runs]
+    return markdown_table(rows, [first, *(names.get(c, c) for c in columns)], width=None)
 
 
 __all__ = ["Run", "Verdict", "compare", "run_strategy", "table"]
