@@ -43,3 +43,18 @@ def test_only_ftcourse_code_is_shown():
         pages.show_code(len)
     with pytest.raises(ValueError, match="at least one"):
         pages.show_code()
+
+
+def test_the_banner_names_profile_data_models_and_hardware(tmp_path):
+    ci = pages.banner_text("05_bert_strategies", "ci", device="cpu: 2 cores (x86_64)", real_data=tmp_path)
+    assert "`ci` profile" in ci and "IMDB movie reviews" in ci and "bert-base-uncased" in ci
+    assert "cpu: 2 cores" in ci and "random weights" in ci and "shown at the end" not in ci
+    minilm = pages.banner_text("05_bert_strategies", "ci", "cpu", tmp_path, models=("minilm",))
+    assert "all-MiniLM-L6-v2" in minilm and "random weights" not in minilm
+    (tmp_path / "05_bert_strategies.json").write_text("{}")
+    assert "shown at the end of the page" in pages.banner_text("05_bert_strategies", "ci", "cpu", tmp_path)
+    full = pages.banner_text("09_trainer", "full", device="cuda: Tesla T4", real_data=tmp_path)
+    assert "`full` profile" in full and "distilbert-base-uncased" in full and "Tesla T4" in full
+    assert "small generated inputs" in pages.banner_text("01_positional_encoding", "ci", "cpu", tmp_path)
+    with pytest.raises(KeyError, match="notebook's stem"):
+        pages.banner_text("transfer", "ci", "cpu", tmp_path)
