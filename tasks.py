@@ -522,7 +522,8 @@ def render_book(env: dict[str, str], strict: bool, profile: str = "ci") -> None:
     for name in BOOK_OUTPUTS:
         shutil.rmtree(ROOT / "_build" / name, ignore_errors=True)
     cache = ROOT / "_build" / ".jupyter_cache"
-    executed = [(str(nb), str(store / f"{nb.stem}.ipynb"), json.loads((store / f"{nb.stem}.key").read_text())["seconds"])
+    executed = [(str(nb), str(store / f"{nb.stem}.ipynb"),
+                 json.loads((store / f"{nb.stem}.key").read_text())["seconds"])
                 for nb in chapter_notebooks()]
     run(PYTHON, "-c", _CACHE_SCRIPT, cache, "fill", json.dumps(executed), env=env)
     flags = ["-W", "-n", "--keep-going"] if strict else []

@@ -50,7 +50,8 @@ def nbmake_times(output: str) -> dict[str, float]:
 
 def book_times(output: str) -> dict[str, float]:
     # myst-nb: "/.../notebooks/02_transfer_learning.ipynb: Executed notebook in 43.07 seconds"
-    return {m[0]: float(m[1]) for m in re.findall(r"notebooks/(\d\d)_\w+\.ipynb: Executed notebook in ([\d.]+) seconds", output)}
+    pattern = r"notebooks/(\d\d)_\w+\.ipynb: Executed notebook in ([\d.]+) seconds"
+    return {m[0]: float(m[1]) for m in re.findall(pattern, output)}
 
 
 def runner_times(output: str) -> dict[str, float]:

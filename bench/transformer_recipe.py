@@ -62,14 +62,17 @@ def main() -> None:
     embeddings = glove.embedding_matrix(vocab)
     train, valid = data.train_valid_split(imdb.train, valid_fraction=0.05, seed=args.seed)
     lengths = [len(basic_english(t)) for _, t in imdb.train]
-    print(f"{imdb.source}; GloVe {glove.path.name} ({glove.dim}d); train {len(train)}, valid {len(valid)}, test {len(imdb.test)}")
-    print(f"review length in tokens: mean {statistics.mean(lengths):.0f}, median {statistics.median(lengths):.0f}, max {max(lengths)}")
+    print(f"{imdb.source}; GloVe {glove.path.name} ({glove.dim}d); "
+          f"train {len(train)}, valid {len(valid)}, test {len(imdb.test)}")
+    print(f"review length in tokens: mean {statistics.mean(lengths):.0f}, "
+          f"median {statistics.median(lengths):.0f}, max {max(lengths)}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {ftcourse.device()}")
 
     recipes = {
         "source": dict(
             layout=False,
-            loaders=[source_loader(s, vocab, args.batch_size, sh, args.seed) for s, sh in ((train, True), (valid, False), (imdb.test, False))],
+            loaders=[source_loader(s, vocab, args.batch_size, sh, args.seed)
+                     for s, sh in ((train, True), (valid, False), (imdb.test, False))],
         ),
         "ftcourse": dict(
             layout=True,
@@ -92,9 +95,11 @@ def main() -> None:
         history = fit(model, train_loader, valid_loader, epochs=args.epochs, lr=1.0, clip=0.1, progress=False)
         wall = time.perf_counter() - start
         acc = evaluate(model, test_loader)
-        report[name] = dict(epoch=statistics.median(history.epoch_seconds), wall=wall, acc=acc, val=history.val_acc, best=history.best_epoch)
+        report[name] = dict(epoch=statistics.median(history.epoch_seconds), wall=wall, acc=acc,
+                            val=history.val_acc, best=history.best_epoch)
         print(f"{name:9s} median epoch {report[name]['epoch']:.2f}s  total {wall:.1f}s  "
-              f"val acc per epoch {[round(v, 3) for v in history.val_acc]}  best epoch {history.best_epoch}  test acc {acc:.3f}")
+              f"val acc per epoch {[round(v, 3) for v in history.val_acc]}  "
+              f"best epoch {history.best_epoch}  test acc {acc:.3f}")
     ratio = report["source"]["epoch"] / report["ftcourse"]["epoch"]
     print(f"\nepoch time ratio source/ftcourse: {ratio:.2f}x   (target >= 5x)")
     print(f"test accuracy: source {report['source']['acc']:.3f}, ftcourse {report['ftcourse']['acc']:.3f} "

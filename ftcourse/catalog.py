@@ -110,7 +110,8 @@ DATASETS: dict[str, DatasetEntry] = {
         "conversations",
     ),
     "conll2003": DatasetEntry(
-        "CoNLL-2003 English NER", "eriktks/conll2003 (parquet)", "conll2003/eng.{train,testa,testb} or {train,valid,test}.txt",
+        "CoNLL-2003 English NER", "eriktks/conll2003 (parquet)",
+        "conll2003/eng.{train,testa,testb} or {train,valid,test}.txt",
         {"train": 14_041, "validation": 3_250, "test": 3_453}, "sentences",
     ),
     "cifar10": DatasetEntry(

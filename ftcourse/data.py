@@ -166,7 +166,8 @@ def read_ag_news_csv(path: Path) -> list[tuple[int, str]]:
     with open(path, encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle), start=1):
             if len(row) != 3:
-                raise ValueError(f"{path}, line {number}: expected 3 columns (class, title, description), got {len(row)}")
+                raise ValueError(f"{path}, line {number}: expected 3 columns (class, title, description), "
+                                 f"got {len(row)}")
             try:
                 label = int(row[0])
             except ValueError:

@@ -369,4 +369,5 @@ def main(network: bool = True) -> int:
     return 1 if any(c.status == ERROR for c in checks) else 0
 
 
-__all__ = ["LIBRARIES", "Check", "check_known_bad", "check_tested_versions", "main", "report", "run_checks", "version_tuple"]
+__all__ = ["LIBRARIES", "Check", "check_known_bad", "check_tested_versions", "main", "report", "run_checks",
+           "version_tuple"]

@@ -177,7 +177,8 @@ def fetch(name: str, *, progress: bool = True) -> Path:
 
     When every URL fails (or serves a file with the wrong size or hash) and the artefact names
     fallback copies (AG News: torchtext's CSVs on GitHub), those are fetched and checked instead,
-    and their folder is returned: the same file names and formats. Taught in "How to use this book"; the data loaders of the `full` profile call it.
+    and their folder is returned: the same file names and formats. Taught in "How to use this book";
+    the data loaders of the `full` profile call it.
     """
     artefact = _lookup(name)
     target = downloads_dir() / artefact.target

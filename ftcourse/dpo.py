@@ -56,7 +56,8 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return n
 
 
-def collate_pairs(features: Sequence[dict], pad_token_id: int, max_length: int | None = None) -> dict[str, torch.Tensor]:
+def collate_pairs(features: Sequence[dict], pad_token_id: int,
+                  max_length: int | None = None) -> dict[str, torch.Tensor]:
     """A batch of tokenized pairs as one tensor of 2B rows (chapter 16): the B prompt+chosen rows,
     then the B prompt+rejected rows, right-padded with `pad_token_id`; `completion_mask` is 1 on
     the answer's tokens and 0 on the prompt and padding. Sequences longer than `max_length` keep
@@ -110,7 +111,8 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, referen
     return loss, beta * chosen_ratio.detach(), beta * rejected_ratio.detach()
 
 
-def pair_logprobs(model: nn.Module, batch: dict[str, torch.Tensor], masked: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def pair_logprobs(model: nn.Module, batch: dict[str, torch.Tensor],
+                  masked: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(chosen, rejected) log-probabilities of a `collate_pairs` batch under `model` (chapter 16)."""
     logps = sequence_logprobs(model, batch["input_ids"], batch["attention_mask"],
                               batch["completion_mask"] if masked else None)

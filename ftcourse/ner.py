@@ -175,7 +175,8 @@ def load_conll(profile: str | None = None) -> NERData:
 
 # ---------------------------------------------------------------------------------------------
 # Word pieces and labels
-def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int], label_all_tokens: bool = False) -> list[int]:
+def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int],
+                 label_all_tokens: bool = False) -> list[int]:
     """One label per token: the word's label on its first piece, -100 on special tokens and on the
     other pieces (or the word's label on every piece with `label_all_tokens`). Chapter 10.
     """

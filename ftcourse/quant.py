@@ -286,7 +286,8 @@ class Linear4bit(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
-                f"nf4, blocksize={self.blocksize}, double_quant={self.double_quant}, compute_dtype={self.compute_dtype}")
+                f"nf4, blocksize={self.blocksize}, double_quant={self.double_quant}, "
+                f"compute_dtype={self.compute_dtype}")
 
 
 class _Matmul4bit(torch.autograd.Function):
@@ -449,7 +450,8 @@ def bitsandbytes_functional() -> ModuleType | None:
 # ---------------------------------------------------------------------------------------------
 # Memory: full fine-tuning, LoRA and QLoRA, computed
 def training_memory(model: nn.Module, lora_params: int, quantized: Iterable[str] | None = None,
-                    base_bytes: int = 2, blocksize: int = BLOCKSIZE, double_quant: bool = True) -> dict[str, dict[str, int]]:
+                    base_bytes: int = 2, blocksize: int = BLOCKSIZE,
+                    double_quant: bool = True) -> dict[str, dict[str, int]]:
     """Bytes of weights, gradients and Adam states of three ways to fine-tune `model` (any device,
     `meta` included), activations aside. Chapter 17.
 

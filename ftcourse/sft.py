@@ -222,8 +222,8 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
 
     `train`/`eval` are lists of {"prompt", "completion"} or `datasets.Dataset`s. Defaults are the
     source's (lr 2e-5, batch 2, 1,024 tokens); `config` goes to `SFTConfig`. Precision from
-    `ftcourse.training_precision` (bf16 natively, fp16 on a T4, fp32 on CPU); no activation (gradient) checkpointing, which SFTConfig turns on by
-    default (the source models are small).
+    `ftcourse.training_precision` (bf16 natively, fp16 on a T4, fp32 on CPU); no activation
+    (gradient) checkpointing, which SFTConfig turns on by default (the source models are small).
 
     TRL drops the examples that truncation to `max_length` leaves with no supervised token; more
     than a share `max_dropped` of a split dropped raises (none by default). The counts:

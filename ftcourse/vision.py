@@ -458,7 +458,8 @@ def param_groups(model: nn.Module, lrs: Mapping[str, float]) -> list[dict]:
         else:
             groups[pattern].append(param)
     if unmatched:
-        raise ValueError(f"trainable parameters match no pattern: {unmatched[:4]}{' ...' if len(unmatched) > 4 else ''}; "
+        raise ValueError(f"trainable parameters match no pattern: "
+                         f"{unmatched[:4]}{' ...' if len(unmatched) > 4 else ''}; "
                          "add a pattern for them or freeze them")
     empty = [p for p, params in groups.items() if not params]
     if empty:

@@ -26,15 +26,16 @@
 #
 # `pipeline(task, model=..., tokenizer=...)` wraps those four steps in one call. For each task
 # below we first do the steps **by hand**, then call the pipeline, and check that both give the
-# same answer, so the pipeline stops being a black box:
+# same answer, so the pipeline stops being a black box (the models are the source's, run on
+# `full`):
 #
-# | task | model on `full` (the source's) | by hand | pipeline |
-# |---|---|---|---|
-# | sentiment | `distilbert-base-uncased-finetuned-sst-2-english` | softmax + argmax | `text-classification` |
-# | text generation | `gpt2` | a greedy decoding loop | `text-generation` |
-# | fill-mask | `bert-base-uncased` | softmax at `[MASK]`, top-k | `fill-mask` |
-# | language detection | `papluca/xlm-roberta-base-language-detection` | the same | `text-classification` |
-# | translation | `t5-small` | a greedy encoder-decoder loop | `model.generate` |
+# - **sentiment** (`distilbert-base-uncased-finetuned-sst-2-english`): softmax + argmax by hand,
+#   then the `text-classification` pipeline;
+# - **text generation** (`gpt2`): a greedy decoding loop, then `text-generation`;
+# - **fill-mask** (`bert-base-uncased`): softmax at `[MASK]`, top-k, then `fill-mask`;
+# - **language detection** (`papluca/xlm-roberta-base-language-detection`): the same as
+#   sentiment, then `text-classification`;
+# - **translation** (`t5-small`): a greedy encoder-decoder loop, then `model.generate`.
 #
 # On the `ci` profile nothing is downloaded: each model is a **tiny stand-in of the same family**
 # (hidden size 64, 2 layers) with a tokenizer trained locally on generated text and **random
@@ -170,7 +171,8 @@ def compare_classification(model, tokenizer, classifier, texts, max_length=128):
     """Share of texts where the by-hand path and the pipeline give the same label and score."""
     manual = inference.classify_manually(model, tokenizer, texts, max_length=max_length)
     piped = classifier(texts, batch_size=32, truncation=True, max_length=max_length)
-    same = [m["label"] == p["label"] and abs(m["score"] - p["score"]) < 1e-4 for m, p in zip(manual, piped)]
+    same = [m["label"] == p["label"] and abs(m["score"] - p["score"]) < 1e-4
+            for m, p in zip(manual, piped)]
     return sum(same) / len(texts), piped
 
 
@@ -194,11 +196,13 @@ print(f"agreement {agree_before:.3f}; accuracy on {len(reviews_test)} held-out r
 # %%
 if SENTIMENT_EPOCHS:
     reviews_train = corpora.generate_reviews(SENTIMENT_TRAIN, seed=0)
-    train_loader = make_loader(reviews_train, tokenizer, batch_size=32, shuffle=True, max_length=128,
+    train_loader = make_loader(reviews_train, tokenizer, batch_size=32, shuffle=True,
+                               max_length=128,
                                bucket=False, seed=SEED)
     ftcourse.set_seed(SEED)  # dropout draws from the global generator
     history = fit(hf.LogitsOnly(model), train_loader, epochs=SENTIMENT_EPOCHS, clip=None,
-                  optimizer=torch.optim.AdamW(model.parameters(), lr=5e-3), desc="sentiment stand-in")
+                  optimizer=torch.optim.AdamW(model.parameters(), lr=5e-3),
+                  desc="sentiment stand-in")
     model.eval()  # fit leaves the model in training mode (dropout on)
     print("training loss per epoch:", [round(v, 3) for v in history.loss])
 agree_sentiment, piped = compare_classification(model, tokenizer, classifier, test_texts)
@@ -266,7 +270,8 @@ sampled_piped = generator(prompt, max_new_tokens=MAX_NEW_TOKENS, do_sample=True,
                           return_tensors=True)
 sampled_agree = sampled[0].tolist() == list(sampled_piped[0]["generated_token_ids"])
 transformers.set_seed(SEED + 1)
-other = generator(prompt, max_new_tokens=MAX_NEW_TOKENS, do_sample=True, top_k=50)[0]["generated_text"]
+other = generator(prompt, max_new_tokens=MAX_NEW_TOKENS, do_sample=True,
+                  top_k=50)[0]["generated_text"]
 print("sampled, seed", SEED, ":", repr(gpt_tokenizer.decode(sampled[0], skip_special_tokens=True)))
 print("sampled, seed", SEED + 1, ":", repr(other))
 print(f"greedy: by hand = generate = pipeline: {greedy_agree}; "
@@ -294,7 +299,8 @@ for sentence in mask_prompts:
         math.isclose(m["score"], p["score"], abs_tol=1e-5) for m, p in zip(manual, piped))
     fill_agree.append(same)
     print(sentence, "| by hand:", [(m["token_str"], round(m["score"], 4)) for m in manual])
-    print(" " * len(sentence), "| pipeline:", [(p["token_str"], round(p["score"], 4)) for p in piped],
+    print(" " * len(sentence), "| pipeline:",
+          [(p["token_str"], round(p["score"], 4)) for p in piped],
           "| same:", same)
 
 # %% [markdown]
@@ -312,7 +318,8 @@ lang_tokenizer = hf.load_tokenizer("language_detection")
 lang_model = hf.load_model("language_detection").to(ftcourse.device()).eval()
 print(type(lang_tokenizer).__name__, f"vocabulary {len(lang_tokenizer):,}; labels",
       list(lang_model.config.id2label.values()))
-detector = pipeline("text-classification", model=lang_model, tokenizer=lang_tokenizer, device=DEVICE)
+detector = pipeline("text-classification", model=lang_model, tokenizer=lang_tokenizer,
+                    device=DEVICE)
 lang_texts = ["Bonjour, comment ça va?", "Wie geht es dir heute?", "The weather is lovely today.",
               "¿Dónde está la estación de tren?"]
 agree_lang, piped = compare_classification(lang_model, lang_tokenizer, detector, lang_texts)
@@ -338,9 +345,11 @@ t5_tokenizer = hf.load_tokenizer("translation")
 t5 = hf.load_model("translation").to(ftcourse.device()).eval()
 print(type(t5_tokenizer).__name__, f"vocabulary {len(t5_tokenizer):,}")
 translate_agree = []
-for sentence in ["translate English to German: How are you?", "translate English to French: How are you?"]:
+for sentence in ["translate English to German: How are you?",
+                 "translate English to French: How are you?"]:
     inputs = t5_tokenizer(sentence, return_tensors="pt").to(t5.device)
-    manual_ids, manual_logits = inference.greedy_generate(t5, inputs["input_ids"], inputs["attention_mask"],
+    manual_ids, manual_logits = inference.greedy_generate(t5, inputs["input_ids"],
+                                                          inputs["attention_mask"],
                                                    max_new_tokens=MAX_NEW_TOKENS)
     out = t5.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
                       return_dict_in_generate=True, output_logits=True)
@@ -349,7 +358,8 @@ for sentence in ["translate English to German: How are you?", "translate English
         torch.allclose(a, b, atol=1e-4) for a, b in zip(manual_logits, out.logits))
     translate_agree.append(same_ids and same_logits)
     print(sentence, "->", repr(t5_tokenizer.decode(out.sequences[0], skip_special_tokens=True)))
-    print("   ids", out.sequences[0].tolist(), "| by hand: same ids", same_ids, "same logits", same_logits)
+    print("   ids", out.sequences[0].tolist(), "| by hand: same ids", same_ids, "same logits",
+          same_logits)
 
 # %% [markdown]
 # The source's `t5-small` translated "How are you?" into French as "Comment êtes-vous?" (their
@@ -379,19 +389,20 @@ agreements = [k for k in metrics if k.startswith("agreement/")]
 all_agree = all(metrics[k] == 1.0 for k in agreements)
 disagreed = ", ".join(k for k in agreements if metrics[k] < 1)
 if SENTIMENT_EPOCHS:
-    trained = (f"The sentiment stand-in started from random weights; trained for {SENTIMENT_EPOCHS} epochs "
-               f"on {SENTIMENT_TRAIN:,} generated reviews, it went from {accuracy_before:.1%} to "
-               f"{accuracy_after:.1%} accuracy")
+    trained = ("The sentiment stand-in started from random weights; trained for "
+               f"{SENTIMENT_EPOCHS} epochs on {SENTIMENT_TRAIN:,} generated reviews, it went from "
+               f"{accuracy_before:.1%} to {accuracy_after:.1%} accuracy")
 else:
-    trained = f"The sentiment model ({hf.describe('sentiment')}) scored {accuracy_after:.1%} accuracy"
+    trained = (f"The sentiment model ({hf.describe('sentiment')}) scored {accuracy_after:.1%} "
+               "accuracy")
 Markdown(
     f"On the `{PROFILE}` profile, the by-hand path and the pipeline "
     f"{'agreed on every task' if all_agree else 'disagreed on ' + disagreed}: "
-    f"sentiment on {agree_sentiment:.0%} of {len(test_texts)} held-out reviews, language detection on "
-    f"{agree_lang:.0%} of {len(lang_texts)} texts, fill-mask top-5 on {sum(fill_agree)} of "
-    f"{len(fill_agree)} prompts, greedy generation {'' if greedy_agree else 'NOT '}token for token, "
-    f"and sampling with the same seed {'gave' if sampled_agree else 'did NOT give'} the same tokens. "
-    f"{trained} on {len(reviews_test)} held-out generated reviews."
+    f"sentiment on {agree_sentiment:.0%} of {len(test_texts)} held-out reviews, language detection "
+    f"on {agree_lang:.0%} of {len(lang_texts)} texts, fill-mask top-5 on {sum(fill_agree)} of "
+    f"{len(fill_agree)} prompts, greedy generation {'' if greedy_agree else 'NOT '}token for "
+    f"token, and sampling with the same seed {'gave' if sampled_agree else 'did NOT give'} the "
+    f"same tokens. {trained} on {len(reviews_test)} held-out generated reviews."
 )
 
 # %% [markdown]
@@ -402,7 +413,8 @@ path = results.record(
     "06_inference_cookbook", metrics,
     data_source=f"models: {'; '.join(hf.describe(r) for r in ROLES)}; "
                 f"sentiment test: {len(reviews_test)} generated reviews (seed 1)",
-    seconds=timer.seconds, extra={"sentiment_epochs": SENTIMENT_EPOCHS, "max_new_tokens": MAX_NEW_TOKENS},
+    seconds=timer.seconds, extra={"sentiment_epochs": SENTIMENT_EPOCHS,
+                                  "max_new_tokens": MAX_NEW_TOKENS},
 )
 print(path.name, metrics)
 if PROFILE == "ci":

@@ -90,7 +90,8 @@ datasets.disable_progress_bars()  # the tokenizing maps take a fraction of a sec
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
-TRAIN_ROWS, EVAL_ROWS = ftcourse.choose(ci=(None, None), full=(1000, 200))  # the source's subset; None: all
+# the source's subset; None: all
+TRAIN_ROWS, EVAL_ROWS = ftcourse.choose(ci=(None, None), full=(1000, 200))
 VOCAB_SIZE = ftcourse.choose(ci=2000, full=30522)  # the source asked for 30,522 (it got fewer)
 BLOCK_SIZE = ftcourse.choose(ci=32, full=128)  # tokens per training example
 BATCH_SIZE = ftcourse.choose(ci=8, full=16)
@@ -159,7 +160,8 @@ print(tokenizer.convert_ids_to_tokens(encoded["input_ids"]))
 # a third are empty, so most of what the model would compute is padding:
 
 # %%
-lengths = np.array([len(ids) for ids in tokenizer(rows, truncation=True, max_length=512)["input_ids"]])
+lengths = np.array([len(ids)
+                    for ids in tokenizer(rows, truncation=True, max_length=512)["input_ids"]])
 padding_share = 1 - lengths.sum() / (512 * len(lengths))
 print(f"tokens per row: median {np.median(lengths):.0f}, max {lengths.max()}; "
       f"rows with nothing but [CLS] [SEP]: {(lengths == 2).mean():.0%}")
@@ -186,7 +188,8 @@ print(tokenizer.decode(blocks["train"][0]["input_ids"]))
 # %%
 if PROFILE == "full":
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=768, num_hidden_layers=12,
-                        num_attention_heads=12, intermediate_size=3072, pad_token_id=tokenizer.pad_token_id)
+                        num_attention_heads=12, intermediate_size=3072,
+                        pad_token_id=tokenizer.pad_token_id)
 else:
     config = hf.tiny_config("bert", len(tokenizer), pad_token_id=tokenizer.pad_token_id)
 torch.manual_seed(SEED)
@@ -205,7 +208,8 @@ print(model.cls)
 # positions and **-100** everywhere else, the index the loss ignores.
 
 # %%
-collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=MLM_PROBABILITY, seed=SEED)
+collator = DataCollatorForLanguageModeling(tokenizer, mlm=True, mlm_probability=MLM_PROBABILITY,
+                                           seed=SEED)
 example = blocks["train"].select(range(2))
 batch = collator([example[i] for i in range(len(example))])
 original = torch.tensor(list(example["input_ids"]))
@@ -213,7 +217,8 @@ print("input_ids:", batch["input_ids"][0].tolist())
 print("labels   :", batch["labels"][0].tolist())
 rows_md = ["| position | original | model input | label |", "|---|---|---|---|"]
 for pos in (batch["labels"][0] != -100).nonzero().flatten().tolist():
-    was, now = tokenizer.convert_ids_to_tokens([int(original[0, pos]), int(batch["input_ids"][0, pos])])
+    was, now = tokenizer.convert_ids_to_tokens([int(original[0, pos]),
+                                                int(batch["input_ids"][0, pos])])
     rows_md.append(f"| {pos} | `{was}` | `{now}` | {int(batch['labels'][0, pos])} |")
 Markdown("The positions picked in the first block:\n\n" + "\n".join(rows_md))
 
@@ -222,7 +227,8 @@ Markdown("The positions picked in the first block:\n\n" + "\n".join(rows_md))
 
 # %%
 everything = collator([blocks["train"][i] for i in range(len(blocks["train"]))])
-shares = lm.masking_shares(torch.tensor(list(blocks["train"]["input_ids"])), everything["input_ids"],
+shares = lm.masking_shares(torch.tensor(list(blocks["train"]["input_ids"])),
+                           everything["input_ids"],
                            everything["labels"], tokenizer.mask_token_id, tokenizer.all_special_ids)
 print({k: round(v, 3) for k, v in shares.items()})
 
@@ -309,7 +315,8 @@ fig.tight_layout()
 model.eval()
 ours = pipeline("fill-mask", model=model, tokenizer=tokenizer, device=0 if on_gpu else -1)
 reference_name = hf.describe("fill_mask")
-reference = pipeline("fill-mask", model=hf.load_model("fill_mask"), tokenizer=hf.load_tokenizer("fill_mask"),
+reference = pipeline("fill-mask", model=hf.load_model("fill_mask"),
+                     tokenizer=hf.load_tokenizer("fill_mask"),
                      device=0 if on_gpu else -1)
 prompts = ["This is a [MASK] movie!", "The team won the [MASK] on Sunday.",
            "The acting was [MASK] and the plot was dull."]
@@ -317,7 +324,8 @@ table = ["| prompt | our model (top 5) | " + reference_name + " (top 5) |", "|--
 for prompt in prompts:
     cells = []
     for fill in (ours, reference):
-        cells.append(", ".join(f"{r['token_str']} ({r['score']:.2f})" for r in fill(prompt, top_k=5)))
+        cells.append(", ".join(f"{r['token_str']} ({r['score']:.2f})"
+                               for r in fill(prompt, top_k=5)))
     table.append(f"| {prompt} | {cells[0]} | {cells[1]} |")
 Markdown("\n".join(table))
 
@@ -328,9 +336,9 @@ Markdown("\n".join(table))
 beat = ppl_after < ppl_unigram
 Markdown(
     f"On the `{PROFILE}` profile ({len(blocks['train']):,} training blocks of {BLOCK_SIZE} tokens, "
-    f"{count_parameters(model).total:,} parameters), {EPOCHS} epochs took {train_seconds:.0f} s and brought "
-    f"the test perplexity from {ppl_before:,.0f} (an untrained model, close to the vocabulary of "
-    f"{len(tokenizer):,}) "
+    f"{count_parameters(model).total:,} parameters), {EPOCHS} epochs took {train_seconds:.0f} s "
+    f"and brought the test perplexity from {ppl_before:,.0f} (an untrained model, close to the "
+    f"vocabulary of {len(tokenizer):,}) "
     f"to {ppl_after:,.1f}. The token-frequency baseline scores {ppl_unigram:,.1f}, so the model "
     + ("does better than counting tokens: it has started to use the context." if beat else
        "has learned which tokens are frequent but not yet how the context constrains them.")
@@ -352,11 +360,13 @@ metrics = {
 }
 path = results.record(
     "07_bert_mlm_pretraining", metrics,
-    data_source=f"{'generated WikiText-shaped rows (ci)' if PROFILE == 'ci' else 'WikiText-2 raw'}; "
-                f"comparison model: {reference_name}",
+    data_source=("generated WikiText-shaped rows (ci)" if PROFILE == "ci" else "WikiText-2 raw")
+                + f"; comparison model: {reference_name}",
     seconds=timer.seconds,
-    extra={"epochs": EPOCHS, "block_size": BLOCK_SIZE, "batch_size": BATCH_SIZE, "lr": LR, "train_seconds": train_seconds,
-           "log_history": [{k: v for k, v in h.items() if isinstance(v, (int, float))} for h in history]},
+    extra={"epochs": EPOCHS, "block_size": BLOCK_SIZE, "batch_size": BATCH_SIZE, "lr": LR,
+           "train_seconds": train_seconds,
+           "log_history": [{k: v for k, v in h.items() if isinstance(v, (int, float))}
+                           for h in history]},
 )
 print(path.name, metrics)
 if PROFILE == "ci":

@@ -74,7 +74,8 @@ EPOCHS = ftcourse.choose(ci=6, full=10)  # the source trains for 10 epochs
 LR = ftcourse.choose(ci=1e-3, full=5e-5)  # see "The learning rate" below
 timer = results.Timer()
 ftcourse.set_seed(SEED)
-print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} torch {torch.__version__}")
+print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} torch "
+      f"{torch.__version__}")
 
 # %% [markdown]
 # What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
@@ -107,9 +108,8 @@ for label, text in train_items[:2]:
 train_items, valid_items = data.train_valid_split(train_items, valid_fraction=0.1, seed=SEED)
 splits = {"train": train_items, "validation": valid_items, "test": test_items}
 raw = {
-    name: data.to_dataset_dict(data.TextClassificationData("yelp", items, [], yelp.classes, yelp.source))[
-        "train"
-    ]
+    name: data.to_dataset_dict(
+        data.TextClassificationData("yelp", items, [], yelp.classes, yelp.source))["train"]
     for name, items in splits.items()
 }
 print({name: len(ds) for name, ds in raw.items()})
@@ -146,8 +146,9 @@ print(
 )
 lengths = [len(ids) for ids in tokenized["train"]["input_ids"]]
 print(
-    f"tokens per review: mean {sum(lengths) / len(lengths):.0f}, longest {max(lengths)}; padding to "
-    f"{MAX_LEN} would make {1 - sum(lengths) / (MAX_LEN * len(lengths)):.0%} of the positions padding"
+    f"tokens per review: mean {sum(lengths) / len(lengths):.0f}, longest {max(lengths)}; "
+    f"padding to {MAX_LEN} would make {1 - sum(lengths) / (MAX_LEN * len(lengths)):.0%} "
+    "of the positions padding"
 )
 
 # %%
@@ -186,7 +187,8 @@ print(model.classifier, "|", count_parameters(model))
 accelerator = Accelerator()
 untrained_acc = evaluate_accuracy(model, test_loader, len(yelp.classes), accelerator)
 print(
-    f"device {accelerator.device}; untrained test accuracy {untrained_acc:.3f} (chance {1 / len(yelp.classes):.1f})"
+    f"device {accelerator.device}; untrained test accuracy {untrained_acc:.3f} (chance "
+    f"{1 / len(yelp.classes):.1f})"
 )
 
 # %% [markdown]
@@ -199,7 +201,8 @@ print(
 # %%
 optimizer = torch.optim.AdamW(model.parameters(), lr=LR)
 num_training_steps = EPOCHS * len(train_loader)
-scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=num_training_steps)
+scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0,
+                          num_training_steps=num_training_steps)
 print(f"{num_training_steps} steps ({EPOCHS} epochs of {len(train_loader)} batches)")
 
 # %% [markdown]
@@ -260,7 +263,8 @@ history = train_loop(
 )
 fig = plots.plot_history(history, title=f"Yelp, {hf.describe(ROLE)[:40]}")
 print(
-    f"{history.steps} steps in {history.seconds:.1f} s; learning rate at the end {scheduler.get_last_lr()[0]:.1e}"
+    f"{history.steps} steps in {history.seconds:.1f} s; learning rate at the end "
+    f"{scheduler.get_last_lr()[0]:.1e}"
 )
 
 # %% [markdown]
@@ -273,8 +277,8 @@ off_by_one = float(((preds - labels).abs() <= 1).float().mean())
 Markdown(
     f"On the `{PROFILE}` profile ({yelp.source}; {hf.describe(ROLE)}), the test accuracy went from "
     f"{untrained_acc:.3f} before training to **{test_acc:.3f}** after {EPOCHS} epochs "
-    f"(chance is {1 / len(yelp.classes):.2f}); {off_by_one:.1%} of the predictions are within one star "
-    f"of the label. The source reports 0.265 for bert-base-cased with a learning rate of 5e-4."
+    f"(chance is {1 / len(yelp.classes):.2f}); {off_by_one:.1%} of the predictions are within one "
+    f"star of the label. The source reports 0.265 for bert-base-cased with a learning rate of 5e-4."
 )
 
 # %%
@@ -283,7 +287,8 @@ for text in [
     "The food was wonderful and the staff were friendly. Prices were fair and the room was lovely.",
     "The pasta was bland, our server was rude and slow, and the room was dirty.",
 ]:
-    inputs = tokenizer(text, return_tensors="pt", truncation=True, max_length=MAX_LEN).to(accelerator.device)
+    inputs = tokenizer(text, return_tensors="pt", truncation=True,
+                       max_length=MAX_LEN).to(accelerator.device)
     with torch.no_grad():
         stars = model.config.id2label[int(model(**inputs).logits.argmax(-1))]
     print(f"{stars:8s} <- {text}")

@@ -21,7 +21,7 @@
 #
 # | method | what trains | what each epoch costs |
 # |---|---|---|
-# | full fine-tuning | the whole encoder and a new head | forward and backward through the whole network |
+# | full fine-tuning | the whole encoder and a new head | forward and backward through all of it |
 # | feature extraction | a small head on a frozen encoder | a tiny model on vectors computed once |
 #
 # Full fine-tuning runs through Hugging Face's `Trainer`, which owns the loop of chapter 08
@@ -89,7 +89,8 @@ N_TEST = ftcourse.choose(ci=240, full=1000)  # the source: 1,000 test articles
 MAX_LEN = ftcourse.choose(ci=64, full=256)  # the source truncates at 256 tokens
 FT_LR = ftcourse.choose(ci=2e-3, full=2e-5)  # the source: 2e-5 (a pretrained encoder)
 FT_EPOCHS = ftcourse.choose(ci=5, full=2)  # the source: 2
-# full: batches of similar lengths; on AG News 1.87x fewer tokens than random batches (bench/padding.py)
+# full: batches of similar lengths; on AG News 1.87x fewer tokens than random batches
+# (bench/padding.py)
 SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
 HEAD_LR, HEAD_EPOCHS = 1e-3, 20  # the source's head optimiser: AdamW, 1e-3
 timer = results.Timer()
@@ -122,9 +123,8 @@ splits = {
     "test": random.Random(SEED).sample(ag.test, N_TEST),
 }
 raw = {
-    name: data.to_dataset_dict(data.TextClassificationData("ag_news", items, [], ag.classes, ag.source))[
-        "train"
-    ]
+    name: data.to_dataset_dict(
+        data.TextClassificationData("ag_news", items, [], ag.classes, ag.source))["train"]
     for name, items in splits.items()
 }
 print(ag.source)
@@ -161,7 +161,8 @@ print(ft_counts)
 # which fails offline.)
 
 # %%
-Markdown(f"```python\n{inspect.getsource(compute_metrics)}\n{inspect.getsource(classification_metrics)}```")
+Markdown(f"```python\n{inspect.getsource(compute_metrics)}\n"
+         f"{inspect.getsource(classification_metrics)}```")
 
 # %% [markdown]
 # Current `transformers` renamed two of the source's arguments: `evaluation_strategy` is now
@@ -201,9 +202,11 @@ trainer = Trainer(
 train_output = trainer.train()
 ft_seconds = train_output.metrics["train_runtime"]
 evals = [e for e in trainer.state.log_history if "eval_accuracy" in e]
-rows = ["| epoch | validation loss | validation accuracy | validation macro-F1 |", "|---|---|---|---|"]
+rows = ["| epoch | validation loss | validation accuracy | validation macro-F1 |",
+        "|---|---|---|---|"]
 rows += [
-    f"| {e['epoch']:.0f} | {e['eval_loss']:.3f} | {e['eval_accuracy']:.3f} | {e['eval_f1_macro']:.3f} |"
+    f"| {e['epoch']:.0f} | {e['eval_loss']:.3f} | {e['eval_accuracy']:.3f} | "
+    f"{e['eval_f1_macro']:.3f} |"
     for e in evals
 ]
 Markdown("\n".join(rows))
@@ -219,8 +222,8 @@ ft_preds = np.argmax(test_output.predictions, axis=-1)
 ft_labels = test_output.label_ids
 ft_metrics = classification_metrics(ft_labels, ft_preds)
 print(
-    f"full fine-tuning, test: accuracy {ft_metrics['accuracy']:.3f}, macro-F1 {ft_metrics['f1_macro']:.3f}; "
-    f"training took {ft_seconds:.1f} s"
+    f"full fine-tuning, test: accuracy {ft_metrics['accuracy']:.3f}, macro-F1 "
+    f"{ft_metrics['f1_macro']:.3f}; training took {ft_seconds:.1f} s"
 )
 
 # %% [markdown]
@@ -253,7 +256,8 @@ fe_data = {name: tokenize_dataset(ds, fe_tokenizer, max_length=MAX_LEN) for name
 collator = DataCollatorWithPadding(fe_tokenizer)
 fe_timer = results.Timer()
 features = {
-    name: extract_features(encoder, ds, collator, desc=f"{name} features") for name, ds in fe_data.items()
+    name: extract_features(encoder, ds, collator, desc=f"{name} features")
+    for name, ds in fe_data.items()
 }
 feature_seconds = fe_timer.seconds
 print(
@@ -321,8 +325,9 @@ for pooling in ("cls", "mean"):
         "val_acc": history.val_acc,
     }
     print(
-        f"{pooling}: validation accuracy by epoch {np.round(history.val_acc[::4], 3).tolist()}; test accuracy "
-        f"{fe_runs[pooling]['accuracy']:.3f}, macro-F1 {fe_runs[pooling]['f1_macro']:.3f}"
+        f"{pooling}: validation accuracy by epoch {np.round(history.val_acc[::4], 3).tolist()}; "
+        f"test accuracy {fe_runs[pooling]['accuracy']:.3f}, macro-F1 "
+        f"{fe_runs[pooling]['f1_macro']:.3f}"
     )
 
 # %%
@@ -362,8 +367,8 @@ rows = [
     "|---|---|---|---|---|---|",
 ]
 rows += [
-    f"| {name} | {m['encoder']} | {m['accuracy']:.3f} | {m['f1_macro']:.3f} | {m['trainable']:,} / {m['total']:,} "
-    f"| {m['seconds']:.1f} |"
+    f"| {name} | {m['encoder']} | {m['accuracy']:.3f} | {m['f1_macro']:.3f} | {m['trainable']:,} / "
+    f"{m['total']:,} | {m['seconds']:.1f} |"
     for name, m in methods.items()
 ]
 Markdown("\n".join(rows))
@@ -395,7 +400,8 @@ panels = [
     (f"features ({best_pooling})", fe_runs[best_pooling]["labels"], fe_runs[best_pooling]["preds"]),
 ]
 for ax, (name, y_true, y_pred) in zip(axes, panels):
-    plot_confusion_matrix(confusion_matrix(y_true, y_pred, len(ag.classes)), ag.classes, title=name, ax=ax)
+    plot_confusion_matrix(confusion_matrix(y_true, y_pred, len(ag.classes)), ag.classes, title=name,
+                          ax=ax)
 
 # %% [markdown]
 # scikit-learn's `classification_report` gives precision, recall and F1 per class. Our wrapper
@@ -444,19 +450,21 @@ diff = fe["accuracy"] - ft["accuracy"]
 noise = 2 * np.sqrt(ft["accuracy"] * (1 - ft["accuracy"]) / N_TEST)
 Markdown(
     f"On the `{PROFILE}` profile ({ag.source}; {N_TRAIN:,} training articles), the head on frozen "
-    f"{best_pooling} features reached a test accuracy of **{fe['accuracy']:.3f}** (macro-F1 {fe['f1_macro']:.3f}) "
-    f"training {fe['trainable']:,} parameters; full fine-tuning reached **{ft['accuracy']:.3f}** (macro-F1 "
-    f"{ft['f1_macro']:.3f}) training {ft['trainable']:,}. The gap, {abs(diff) * 100:.1f} points in favour of "
+    f"{best_pooling} features reached a test accuracy of **{fe['accuracy']:.3f}** (macro-F1 "
+    f"{fe['f1_macro']:.3f}) training {fe['trainable']:,} parameters; full fine-tuning reached "
+    f"**{ft['accuracy']:.3f}** (macro-F1 {ft['f1_macro']:.3f}) training {ft['trainable']:,}. The "
+    f"gap, {abs(diff) * 100:.1f} points in favour of "
     f"{'feature extraction' if diff > 0 else 'full fine-tuning'}, is "
     f"{'within' if abs(diff) < noise else 'beyond'} the noise of a {N_TEST:,}-article test set "
-    f"(about ±{noise * 100:.1f} points). Full fine-tuning took {ft['seconds']:.1f} s, feature extraction "
-    f"{fe['seconds']:.1f} s, {feature_seconds:.1f} s of it computing the features. "
+    f"(about ±{noise * 100:.1f} points). Full fine-tuning took {ft['seconds']:.1f} s, feature "
+    f"extraction {fe['seconds']:.1f} s, {feature_seconds:.1f} s of it computing the features. "
     + (
-        "Here full fine-tuning trained a small network from random weights and the frozen encoder was "
-        "pretrained on other text: the comparison is between those two, not between two ways of adapting "
-        "one encoder."
+        "Here full fine-tuning trained a small network from random weights and the frozen encoder "
+        "was pretrained on other text: the comparison is between those two, not between two ways "
+        "of adapting one encoder."
         if PROFILE == "ci"
-        else "Both methods started from the same pretrained encoder: the gap is what adapting its weights adds."
+        else "Both methods started from the same pretrained encoder: the gap is what adapting its "
+             "weights adds."
     )
 )
 
@@ -478,17 +486,20 @@ metrics = {
 path = results.record(
     "09_trainer",
     metrics,
-    data_source=f"AG News: {ag.source}; full fine-tuning: {hf.describe(FT_ROLE)}; features: {hf.describe(FE_ROLE)}",
+    data_source=f"AG News: {ag.source}; full fine-tuning: {hf.describe(FT_ROLE)}; features: "
+                f"{hf.describe(FE_ROLE)}",
     seconds=timer.seconds,
     extra={
-        "seconds": {"full_finetune": ft["seconds"], "feature_extraction": methods["features (cls)"]["seconds"]},
+        "seconds": {"full_finetune": ft["seconds"],
+                    "feature_extraction": methods["features (cls)"]["seconds"]},
         "sizes": {k: len(v) for k, v in splits.items()},
         "max_len": MAX_LEN,
         "ft_lr": FT_LR,
         "ft_epochs": FT_EPOCHS,
         "head_lr": HEAD_LR,
         "head_epochs": HEAD_EPOCHS,
-        "validation": [{k: e[k] for k in ("epoch", "eval_accuracy", "eval_f1_macro")} for e in evals],
+        "validation": [{k: e[k] for k in ("epoch", "eval_accuracy", "eval_f1_macro")}
+                       for e in evals],
     },
 )
 print(path.name, metrics)

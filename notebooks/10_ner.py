@@ -123,10 +123,13 @@ print(ner.mark_entities(example["tokens"], [label_names[i] for i in example["ner
 # subset of the validation split; the test split is kept for the end.
 
 # %%
-train_sentences = conll["train"].shuffle(seed=42).select(range(min(TRAIN_SENTENCES, len(conll["train"]))))
-valid_sentences = conll["validation"].shuffle(seed=42).select(range(min(VALID_SENTENCES, len(conll["validation"]))))
+train_sentences = conll["train"].shuffle(seed=42).select(
+    range(min(TRAIN_SENTENCES, len(conll["train"]))))
+valid_sentences = conll["validation"].shuffle(seed=42).select(
+    range(min(VALID_SENTENCES, len(conll["validation"]))))
 test_sentences = conll["test"]
-print(f"train {len(train_sentences):,}  validation {len(valid_sentences):,}  test {len(test_sentences):,}")
+print(f"train {len(train_sentences):,}  validation {len(valid_sentences):,}  test "
+      f"{len(test_sentences):,}")
 
 # %% [markdown]
 # ## The model and its tokenizer
@@ -164,17 +167,21 @@ print(model.classifier)
 
 # %%
 def pieces_per_word(words):
-    return Counter(w for w in tokenizer(words, is_split_into_words=True).word_ids() if w is not None)
+    return Counter(w for w in tokenizer(words, is_split_into_words=True).word_ids()
+                   if w is not None)
 
 
-example = next(s for s in train_sentences if sum(n > 1 for n in pieces_per_word(s["tokens"]).values()) >= 2)
+example = next(s for s in train_sentences
+               if sum(n > 1 for n in pieces_per_word(s["tokens"]).values()) >= 2)
 encoded = tokenizer(example["tokens"], is_split_into_words=True)
 word_ids = encoded.word_ids()
 aligned = ner.align_labels(word_ids, example["ner_tags"])
 rows = ["| piece | word_id | word | label |", "|---|---|---|---|"]
-for piece, word, label in zip(tokenizer.convert_ids_to_tokens(encoded["input_ids"]), word_ids, aligned):
+for piece, word, label in zip(tokenizer.convert_ids_to_tokens(encoded["input_ids"]), word_ids,
+                              aligned):
     word_text = "" if word is None else example["tokens"][word]
-    rows.append(f"| `{piece}` | {word} | {word_text} | {label_names[label] if label >= 0 else label} |")
+    rows.append(f"| `{piece}` | {word} | {word_text} | "
+                f"{label_names[label] if label >= 0 else label} |")
 Markdown("\n".join(rows))
 
 # %% [markdown]
@@ -193,7 +200,8 @@ def encode(sentences):
                          remove_columns=sentences.column_names)
 
 
-train_set, valid_set, test_set = encode(train_sentences), encode(valid_sentences), encode(test_sentences)
+train_set, valid_set, test_set = (encode(train_sentences), encode(valid_sentences),
+                                  encode(test_sentences))
 print(train_set)
 
 # %% [markdown]
@@ -256,7 +264,8 @@ ax.plot(*zip(*logged), marker="o")
 ax.set(xlabel="step", ylabel="training loss", title=f"NER fine-tuning ({PROFILE} profile)")
 plt.show()
 print("validation at the end of each epoch:",
-      [{k[5:]: round(v, 3) for k, v in e.items() if k in ("eval_precision", "eval_recall", "eval_f1")} for e in valid_log])
+      [{k[5:]: round(v, 3) for k, v in e.items()
+        if k in ("eval_precision", "eval_recall", "eval_f1")} for e in valid_log])
 
 # %% [markdown]
 # ## Scores on the test split, per entity type
@@ -265,13 +274,15 @@ print("validation at the end of each epoch:",
 prediction = trainer.predict(test_set)
 scores = ner.ner_metrics(prediction.predictions, prediction.label_ids, label_names)
 per_type = ner.per_entity_metrics(prediction.predictions, prediction.label_ids, label_names)
-rows = ["| entities | precision | recall | F1 | entities in the test split |", "|---|---|---|---|---|"]
+rows = ["| entities | precision | recall | F1 | entities in the test split |",
+        "|---|---|---|---|---|"]
 for kind, r in per_type.items():
-    rows.append(f"| {kind} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {r['support']:,} |")
-rows.append(f"| **all** | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} | "
-            f"{sum(r['support'] for r in per_type.values()):,} |")
-rows.append(f"| all, untrained | {untrained_scores['precision']:.3f} | {untrained_scores['recall']:.3f} | "
-            f"{untrained_scores['f1']:.3f} | |")
+    rows.append(f"| {kind} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
+                f"{r['support']:,} |")
+rows.append(f"| **all** | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} "
+            f"| {sum(r['support'] for r in per_type.values()):,} |")
+rows.append(f"| all, untrained | {untrained_scores['precision']:.3f} | "
+            f"{untrained_scores['recall']:.3f} | {untrained_scores['f1']:.3f} | |")
 Markdown("\n".join(rows))
 
 # %% [markdown]
@@ -282,12 +293,13 @@ Markdown("\n".join(rows))
 best = max(per_type, key=lambda k: per_type[k]["f1"])
 worst = min(per_type, key=lambda k: per_type[k]["f1"])
 Markdown(
-    f"On the `{PROFILE}` profile ({conll_source}; {hf.describe(MODEL_ROLE)}, {EPOCHS} epoch{'s' if EPOCHS > 1 else ''} on "
-    f"{len(train_set):,} sentences), the fine-tuned model reaches an entity F1 of **{scores['f1']:.3f}** on "
-    f"{len(test_set):,} test sentences (precision {scores['precision']:.3f}, recall {scores['recall']:.3f}), "
-    f"against {untrained_scores['f1']:.3f} before training. Token accuracy went from "
-    f"{untrained_scores['accuracy']:.3f} to {scores['accuracy']:.3f}. {best} entities are found best "
-    f"(F1 {per_type[best]['f1']:.3f}) and {worst} worst (F1 {per_type[worst]['f1']:.3f})."
+    f"On the `{PROFILE}` profile ({conll_source}; {hf.describe(MODEL_ROLE)}, {EPOCHS} "
+    f"epoch{'s' if EPOCHS > 1 else ''} on {len(train_set):,} sentences), the fine-tuned model "
+    f"reaches an entity F1 of **{scores['f1']:.3f}** on {len(test_set):,} test sentences "
+    f"(precision {scores['precision']:.3f}, recall {scores['recall']:.3f}), against "
+    f"{untrained_scores['f1']:.3f} before training. Token accuracy went from "
+    f"{untrained_scores['accuracy']:.3f} to {scores['accuracy']:.3f}. {best} entities are found "
+    f"best (F1 {per_type[best]['f1']:.3f}) and {worst} worst (F1 {per_type[worst]['f1']:.3f})."
 )
 
 # %% [markdown]
@@ -327,10 +339,12 @@ def show(row):
     print("predicted", ner.mark_entities(words, tags_of(row)), end="\n\n")
 
 
-wrong = [row for row in range(len(test_sentences)) if ner.entity_spans(tags_of(row)) != ner.entity_spans(gold_of(row))]
+wrong = [row for row in range(len(test_sentences))
+         if ner.entity_spans(tags_of(row)) != ner.entity_spans(gold_of(row))]
 for row in range(2):
     show(row)
-print(f"{len(wrong)} of {len(test_sentences):,} test sentences have at least one entity wrong; the first of them:\n")
+print(f"{len(wrong)} of {len(test_sentences):,} test sentences have at least one entity wrong; the "
+      "first of them:\n")
 for row in wrong[:4]:
     show(row)
 
@@ -343,7 +357,8 @@ for row in wrong[:4]:
 # And raw text that is not in any split, with names the model may never have seen:
 
 # %%
-for text in ["Talks between Ravelmi Tordo and officials of Kalomar Holdings ended in Nairobi on Friday.",
+for text in ["Talks between Ravelmi Tordo and officials of Kalomar Holdings ended in Nairobi on "
+             "Friday.",
              "Maria Schmidt, a German engineer, joined Toyota in Osaka last year.",
              "The Olympic Games opened in Paris as Brazilian fans filled the streets."]:
     print(text)

@@ -66,7 +66,8 @@ MAX_LENGTH = ftcourse.choose(ci=128, full=1024)  # the source's max_seq_length
 MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=70)  # the source: max_new_tokens=70
 N_ROUGE = ftcourse.choose(ci=40, full=100)  # held-out conversations answered for ROUGE
 N_TRAIN = None  # training conversations (None: all of them)
-MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)  # full: a few conversations are longer than MAX_LENGTH
+# full: a few conversations are longer than MAX_LENGTH
+MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)
 # full: conversations of similar lengths batched together, 1.34x fewer tokens (bench/padding.py)
 SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
 timer = results.Timer()
@@ -159,7 +160,8 @@ workdir = ftcourse.choose(
 trainer = sft.make_sft_trainer(
     model, tokenizer, train_records, eval_records, output_dir=workdir, epochs=EPOCHS, lr=LR,
     batch_size=BATCH_SIZE, max_length=MAX_LENGTH, seed=SEED, logging_strategy="epoch",
-    max_dropped=MAX_DROPPED,  # the share of conversations with no answer token left after truncation
+    # the share of conversations with no answer token left after truncation
+    max_dropped=MAX_DROPPED,
     train_sampling_strategy=SAMPLING,
     save_strategy=ftcourse.choose(ci="no", full="epoch"), save_total_limit=1,
 )
@@ -209,15 +211,19 @@ print("found in the example's ids:", found)
 questions = [r["prompt"] for r in eval_records[:6]]
 if PROFILE == "full":
     questions.append(sft.make_prompt(
-        'Can you write a short introduction about the relevance of the term "monopsony" in economics? '
-        "Please use examples related to potential monopsonies in the labour market and cite relevant research."))
+        'Can you write a short introduction about the relevance of the term "monopsony" in '
+        'economics? '
+        "Please use examples related to potential monopsonies in the labour market and cite "
+        "relevant research."))
 rouge_prompts = [r["prompt"] for r in eval_records[:N_ROUGE]]
 references = [r["completion"].strip() for r in eval_records[:N_ROUGE]]
 
 eval_before = trainer.evaluate()["eval_loss"]
 answers_before = sft.generate_answers(model, tokenizer, questions, MAX_NEW_TOKENS)
-rouge_before = sft.rouge(sft.generate_answers(model, tokenizer, rouge_prompts, MAX_NEW_TOKENS), references)
-print(f"held-out loss before: {eval_before:.3f}  ROUGE before: " + ", ".join(f"{k} {v:.3f}" for k, v in rouge_before.items()))
+rouge_before = sft.rouge(sft.generate_answers(model, tokenizer, rouge_prompts, MAX_NEW_TOKENS),
+                         references)
+print(f"held-out loss before: {eval_before:.3f}  ROUGE before: "
+      + ", ".join(f"{k} {v:.3f}" for k, v in rouge_before.items()))
 
 # %% [markdown]
 # ## Training
@@ -228,11 +234,13 @@ hf.train_resumable(trainer)
 train_seconds = train_timer.seconds
 history = [h for h in trainer.state.log_history if "loss" in h or "eval_loss" in h]
 train_curve = [(h["epoch"], h["loss"]) for h in history if "loss" in h]
-eval_curve = [(0.0, eval_before)] + [(h["epoch"], h["eval_loss"]) for h in history if "eval_loss" in h]
+eval_curve = [(0.0, eval_before)] + [(h["epoch"], h["eval_loss"]) for h in history
+                                     if "eval_loss" in h]
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(*zip(*train_curve), marker="o", label="train (answers only)")
 ax.plot(*zip(*eval_curve), marker="o", label="held-out (answers only)")
-ax.set_xlabel("epoch"), ax.set_ylabel("cross-entropy"), ax.legend(), ax.set_title(f"SFT ({PROFILE})")
+ax.set_xlabel("epoch"), ax.set_ylabel("cross-entropy"), ax.legend()
+ax.set_title(f"SFT ({PROFILE})")
 plt.show()
 
 # %% [markdown]
@@ -268,19 +276,23 @@ Markdown("\n".join(rows))
 
 # %%
 rows = ["| | held-out loss | ROUGE-1 | ROUGE-2 | ROUGE-L |", "|---|---|---|---|---|"]
-for name, loss, scores in (("before", eval_before, rouge_before), ("after", eval_after, rouge_after)):
-    rows.append(f"| {name} | {loss:.3f} | " + " | ".join(f"{scores[k]:.3f}" for k in ("rouge1", "rouge2", "rougeL")) + " |")
+for name, loss, scores in (("before", eval_before, rouge_before),
+                           ("after", eval_after, rouge_after)):
+    rows.append(f"| {name} | {loss:.3f} | "
+                + " | ".join(f"{scores[k]:.3f}" for k in ("rouge1", "rouge2", "rougeL")) + " |")
 Markdown("\n".join(rows))
 
 # %%
 exact = sum(a == r for a, r in zip(held_out_answers, references))
 Markdown(
-    f"On the `{PROFILE}` profile ({data.source}), {EPOCHS} epochs of SFT took {train_seconds:.0f} s on "
-    f"{results.device_description()} and brought the held-out loss on the answers from {eval_before:.2f} to "
-    f"{eval_after:.2f}; ROUGE-L against the reference answers went from {rouge_before['rougeL']:.2f} to "
-    f"{rouge_after['rougeL']:.2f}, and {exact} of the {len(references)} held-out answers now match their reference "
-    "exactly. " + ("The ci model starts from random weights, so its 'before' answers are noise: what SFT "
-                   "teaches it here is the format and the rules of the generated tasks, not language."
+    f"On the `{PROFILE}` profile ({data.source}), {EPOCHS} epochs of SFT took {train_seconds:.0f} "
+    f"s on {results.device_description()} and brought the held-out loss on the answers from "
+    f"{eval_before:.2f} to {eval_after:.2f}; ROUGE-L against the reference answers went from "
+    f"{rouge_before['rougeL']:.2f} to {rouge_after['rougeL']:.2f}, and {exact} of the "
+    f"{len(references)} held-out answers now match their reference "
+    "exactly. " + ("The ci model starts from random weights, so its 'before' answers are noise: "
+                   "what SFT teaches it here is the format and the rules of the generated tasks, "
+                   "not language."
                    if PROFILE == "ci" else "")
 )
 
@@ -298,10 +310,12 @@ N = catalog.count_full_parameters("sft")
 tokens_per_epoch = 20.9e6 / 4  # an assumption: ~4 characters per token in English BPE
 flops = 6 * N * tokens_per_epoch * 10  # the source's 10 epochs
 steps = 10 * 9846 / 2  # 10 epochs of 9,846 conversations, batch 2
-for label, rate in (("40% of an H100's 989 TFLOP/s (bf16)", 0.4 * 989e12), ("10% of it", 0.1 * 989e12)):
+for label, rate in (("40% of an H100's 989 TFLOP/s (bf16)", 0.4 * 989e12),
+                    ("10% of it", 0.1 * 989e12)):
     print(f"{label}: {flops / rate / 60:.0f} min of compute")
 print(f"{N:,} parameters; {flops:.2e} FLOPs; {steps:,.0f} optimizer steps")
-print(f"at 30-60 ms per step (launch-bound at batch 2): {steps * 0.03 / 60:.0f}-{steps * 0.06 / 60:.0f} min")
+print("at 30-60 ms per step (launch-bound at batch 2): "
+      f"{steps * 0.03 / 60:.0f}-{steps * 0.06 / 60:.0f} min")
 
 # %% [markdown]
 # With only two short sequences per step the GPU is mostly waiting on the step itself, so the

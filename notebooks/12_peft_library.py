@@ -24,7 +24,7 @@
 # | method | what trains | where |
 # |---|---|---|
 # | prompt tuning | 20 "virtual token" embeddings prepended to every input | the input only |
-# | LoRA | low-rank updates $B A$ of the attention (`c_attn`, `c_proj`) and MLP (`c_proj`) weights | inside every block |
+# | LoRA | low-rank updates $B A$ of `c_attn` and both `c_proj` (attention, MLP) | every block |
 #
 # Then we save and reload an adapter (a few kilobytes to megabytes instead of the whole model) and
 # put PEFT's LoRA side by side with chapter 04's from-scratch LoRA on the same GPT-2.
@@ -35,7 +35,8 @@
 # toy examples for one epoch with a gradient-accumulation of 8 (one optimizer step), computes the
 # loss on the instruction as well as the answer, and its texts carry no end-of-sequence token
 # (its collator would ignore one anyway: the padding token *is* the end-of-sequence token, and
-# padding is left out of the loss), so the model is never taught to stop. It shows no outputs. We train each method on a fresh copy of the base model, on the answers only, with the
+# padding is left out of the loss), so the model is never taught to stop. It shows no outputs.
+# We train each method on a fresh copy of the base model, on the answers only, with the
 # end-of-sequence token supervised, and measure before and after.
 #
 # In Colab the first cell upgrades its `datasets` 4.0 (and `huggingface_hub` with it): TRL 1.16,
@@ -77,8 +78,10 @@ BATCH_SIZE = ftcourse.choose(ci=16, full=8)
 MAX_LENGTH = ftcourse.choose(ci=128, full=512)
 # full: conversations of similar lengths batched together, 1.44x fewer tokens (bench/padding.py)
 SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
-MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)  # full: a few conversations are longer than MAX_LENGTH
-LR_PROMPT = ftcourse.choose(ci=3e-1, full=3e-2)  # soft prompts take large steps (nothing else moves)
+# full: a few conversations are longer than MAX_LENGTH
+MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)
+# soft prompts take large steps (nothing else moves)
+LR_PROMPT = ftcourse.choose(ci=3e-1, full=3e-2)
 LR_LORA = ftcourse.choose(ci=2e-2, full=5e-4)  # full: the source's 5e-4
 MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=60)
 BASE_SETTINGS = ftcourse.choose(ci={"initializer_range": 0.2}, full={})  # see "Data and base model"
@@ -119,7 +122,8 @@ tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token  # GPT-2 has no
 
 
 def base_model():
-    """A fresh copy of the base model: the same weights every call (seeded on ci, the hub's on full)."""
+    """A fresh copy of the base model: the same weights every call (seeded on ci, the hub's on
+    full)."""
     return hf.load_model("generation", seed=SEED, **BASE_SETTINGS).to(ftcourse.device())
 
 
@@ -135,7 +139,9 @@ answers_base = sft.generate_answers(base, tokenizer, questions, MAX_NEW_TOKENS)
 # with 20 extra tokens that are not words. The model is untouched; the soft prompt steers it.
 
 # %%
-prompt_model = get_peft_model(base_model(), PromptTuningConfig(task_type=TaskType.CAUSAL_LM, num_virtual_tokens=20))
+prompt_model = get_peft_model(base_model(),
+                              PromptTuningConfig(task_type=TaskType.CAUSAL_LM,
+                                                 num_virtual_tokens=20))
 prompt_model.print_trainable_parameters()
 print(count_parameters(prompt_model))
 print("soft prompt:", tuple(prompt_model.prompt_encoder["default"].embedding.weight.shape))
@@ -149,17 +155,22 @@ runs, answers, workdir = {}, {}, Path(tempfile.mkdtemp(prefix="ftcourse-peft-"))
 
 
 def sft_run(name, model, lr):
-    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records, output_dir=workdir / name,
-                                   epochs=EPOCHS, lr=lr, batch_size=BATCH_SIZE, max_length=MAX_LENGTH,
-                                   seed=SEED, max_dropped=MAX_DROPPED, train_sampling_strategy=SAMPLING)
+    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records,
+                                   output_dir=workdir / name,
+                                   epochs=EPOCHS, lr=lr, batch_size=BATCH_SIZE,
+                                   max_length=MAX_LENGTH,
+                                   seed=SEED, max_dropped=MAX_DROPPED,
+                                   train_sampling_strategy=SAMPLING)
     before = trainer.evaluate()["eval_loss"]
     run_timer = results.Timer()
     trainer.train()
     seconds = run_timer.seconds
     after = trainer.evaluate()["eval_loss"]
-    held_out = sft.generate_answers(model, tokenizer, [r["prompt"] for r in eval_records], MAX_NEW_TOKENS)
+    held_out = sft.generate_answers(model, tokenizer, [r["prompt"] for r in eval_records],
+                                    MAX_NEW_TOKENS)
     counts = count_parameters(model)
-    runs[name] = Run(name, {"eval_loss_before": before, "eval_loss_after": after, **sft.rouge(held_out, references)},
+    runs[name] = Run(name, {"eval_loss_before": before, "eval_loss_after": after,
+                            **sft.rouge(held_out, references)},
                      trainable=counts.trainable, total=counts.total, seconds=seconds, seed=SEED)
     answers[name] = held_out[: len(questions)]
     print(f"{name}: held-out loss {before:.3f} -> {after:.3f} in {seconds:.1f} s; "
@@ -178,7 +189,8 @@ sft_run("prompt_tuning", prompt_model, LR_PROMPT)
 
 # %%
 c_attn = base.transformer.h[0].attn.c_attn
-print(type(c_attn).__name__, "weight", tuple(c_attn.weight.shape), "= [in, out]  (nn.Linear would be",
+print(type(c_attn).__name__, "weight", tuple(c_attn.weight.shape),
+      "= [in, out]  (nn.Linear would be",
       (c_attn.weight.shape[1], c_attn.weight.shape[0]), ")")
 
 # %% [markdown]
@@ -206,7 +218,8 @@ lora_config = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.05, bias="none", tas
 lora_model = get_peft_model(base_model(), lora_config)
 lora_model.print_trainable_parameters()
 print(count_parameters(lora_model))
-wrapped = sorted(n.removeprefix("base_model.model.") for n, m in lora_model.named_modules() if hasattr(m, "lora_A") and ".h.0." in n)
+wrapped = sorted(n.removeprefix("base_model.model.") for n, m in lora_model.named_modules()
+                 if hasattr(m, "lora_A") and ".h.0." in n)
 print("LoRA layers in block 0:", wrapped)
 
 # %%
@@ -223,15 +236,18 @@ def cell(text, width=120):
 
 rows = ["| prompt | base model | prompt tuning | LoRA | reference |", "|---|---|---|---|---|"]
 for i, q in enumerate(questions):
-    rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | {cell(answers_base[i])} | "
-                f"{cell(answers['prompt_tuning'][i])} | {cell(answers['lora'][i])} | {cell(references[i])} |")
+    rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | "
+                f"{cell(answers_base[i])} | {cell(answers['prompt_tuning'][i])} | "
+                f"{cell(answers['lora'][i])} | {cell(references[i])} |")
 Markdown("\n".join(rows))
 
 # %%
 Markdown(table(list(runs.values()),
-               ["trainable", "eval_loss_before", "eval_loss_after", "rouge1", "rouge2", "rougeL", "seconds"],
-               first="method", headers={"eval_loss_before": "held-out loss before", "eval_loss_after": "after",
-                                        "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}))
+               ["trainable", "eval_loss_before", "eval_loss_after", "rouge1", "rouge2", "rougeL",
+                "seconds"],
+               first="method",
+               headers={"eval_loss_before": "held-out loss before", "eval_loss_after": "after",
+                        "rouge1": "ROUGE-1", "rouge2": "ROUGE-2", "rougeL": "ROUGE-L"}))
 
 # %% [markdown]
 # ## Saving and reloading an adapter
@@ -249,13 +265,16 @@ for name, model in (("prompt_tuning", prompt_model), ("lora", lora_model)):
     files = {p.name: p.stat().st_size for p in sorted(folder.iterdir())}
     reloaded = PeftModel.from_pretrained(base_model(), folder).eval()
     model.eval()
-    batch = tokenizer([r["prompt"] + r["completion"] for r in eval_records[:8]], return_tensors="pt", padding=True,
-                      truncation=True, max_length=MAX_LENGTH)  # a long conversation must fit the model
+    batch = tokenizer([r["prompt"] + r["completion"] for r in eval_records[:8]],
+                      return_tensors="pt", padding=True,
+                      # a long conversation must fit the model
+                      truncation=True, max_length=MAX_LENGTH)
     batch = batch.to(ftcourse.device())
     with torch.no_grad():
         reload_diff[name] = float((model(**batch).logits - reloaded(**batch).logits).abs().max())
     same = sft.generate_answers(reloaded, tokenizer, questions, MAX_NEW_TOKENS) == answers[name]
-    print(f"{name}: files {files}; max logit difference {reload_diff[name]:.2e}; same answers: {same}")
+    print(f"{name}: files {files}; max logit difference {reload_diff[name]:.2e}; same answers: "
+          f"{same}")
     assert same
 
 # %% [markdown]
@@ -290,13 +309,16 @@ ours.eval(), lora_model.eval()
 with torch.no_grad():
     side_diff = float((ours(**batch).logits - lora_model(**batch).logits).abs().max())
     with lora_model.disable_adapter():  # the base model alone: how much the trained update changes
-        adapter_effect = float((base_model()(**batch).logits - lora_model(**batch).logits).abs().max())
-print(f"the trained LoRA update moves the logits by up to {adapter_effect:.2f}; the two implementations "
-      f"differ by {side_diff:.1e}")
+        adapter_effect = float(
+            (base_model()(**batch).logits - lora_model(**batch).logits).abs().max())
+print(f"the trained LoRA update moves the logits by up to {adapter_effect:.2f}; the two "
+      f"implementations differ by {side_diff:.1e}")
 rows = ["| | PEFT | chapter 04 (ftcourse) |", "|---|---|---|",
-        "| GPT-2 projection | `Conv1D`, weight [in, out] | converted to `nn.Linear`, weight [out, in] |",
+        "| GPT-2 projection | `Conv1D`, weight [in, out] "
+        "| converted to `nn.Linear`, weight [out, in] |",
         "| telling it the layout | `fan_in_fan_out=True` | `conv1d_to_linear` once |",
-        "| update | `lora_B(lora_A(x))`, weights [r, in] and [out, r] | `x @ A @ B`, A [in, r], B [r, out] |",
+        "| update | `lora_B(lora_A(x))`, weights [r, in] and [out, r] "
+        "| `x @ A @ B`, A [in, r], B [r, out] |",
         f"| trainable parameters | {peft_count.trainable:,} | {ours_count.trainable:,} |",
         f"| max logit difference with the same A, B | - | {side_diff:.1e} |"]
 Markdown("\n".join(rows))
@@ -307,14 +329,16 @@ Markdown("\n".join(rows))
 # %%
 pt, lo = runs["prompt_tuning"].summary(), runs["lora"].summary()  # metrics and parameter counts
 Markdown(
-    f"On the `{PROFILE}` profile ({data.source}; {hf.describe('generation')}): prompt tuning trained "
-    f"{pt['trainable']:,} parameters ({pt['trainable'] / count_parameters(base).total:.2%} of the base model) and moved the "
-    f"held-out loss from {pt['eval_loss_before']:.2f} to {pt['eval_loss_after']:.2f} (ROUGE-L {pt['rougeL']:.2f}); "
-    f"LoRA trained {lo['trainable']:,} ({lo['trainable'] / count_parameters(base).total:.2%}) and moved it from "
+    f"On the `{PROFILE}` profile ({data.source}; {hf.describe('generation')}): prompt tuning "
+    f"trained {pt['trainable']:,} parameters ({pt['trainable'] / count_parameters(base).total:.2%} "
+    f"of the base model) and moved the held-out loss from {pt['eval_loss_before']:.2f} to "
+    f"{pt['eval_loss_after']:.2f} (ROUGE-L {pt['rougeL']:.2f}); LoRA trained {lo['trainable']:,} "
+    f"({lo['trainable'] / count_parameters(base).total:.2%}) and moved it from "
     f"{lo['eval_loss_before']:.2f} to {lo['eval_loss_after']:.2f} (ROUGE-L {lo['rougeL']:.2f}). "
-    "A soft prompt can only steer what the frozen network already computes; LoRA changes the computation "
-    "in every block, with more parameters. "
-    + ("On ci the frozen network is random, which leaves a soft prompt little to steer." if PROFILE == "ci" else "")
+    "A soft prompt can only steer what the frozen network already computes; LoRA changes the "
+    "computation in every block, with more parameters. "
+    + ("On ci the frozen network is random, which leaves a soft prompt little to steer."
+       if PROFILE == "ci" else "")
 )
 
 # %% [markdown]
@@ -323,12 +347,14 @@ Markdown(
 # %%
 measured = {"trainable_params/lora_from_scratch": ours_count.trainable,
             "max_logit_diff/reload_prompt_tuning": reload_diff["prompt_tuning"],
-            "max_logit_diff/reload_lora": reload_diff["lora"], "max_logit_diff/side_by_side": side_diff,
+            "max_logit_diff/reload_lora": reload_diff["lora"],
+            "max_logit_diff/side_by_side": side_diff,
             "max_logit_change/lora_update": adapter_effect}
 path = results.record(
     "12_peft_library", measured, runs=list(runs.values()),
     data_source=f"{data.source}; model: {hf.describe('generation')}", seconds=timer.seconds,
-    extra={"epochs": EPOCHS, "n_train": len(train_records), "lr_prompt": LR_PROMPT, "lr_lora": LR_LORA},
+    extra={"epochs": EPOCHS, "n_train": len(train_records), "lr_prompt": LR_PROMPT,
+           "lr_lora": LR_LORA},
 )
 metrics = results.load("12_peft_library")["metrics"]
 print(path.name, metrics)
@@ -336,7 +362,8 @@ assert ours_count.trainable == peft_count.trainable
 if PROFILE == "ci":
     # Parameter counts are exact (20 x 64 = 1,280; LoRA r=8 on c_attn 64->192 and the two c_proj,
     # 64->64 and 256->64, in 2 blocks: 11,264). Measured with SEED 0: held-out loss prompt tuning
-    # 8.60 -> 6.69, LoRA 8.69 -> 5.48 (ROUGE-L 0.07 and 0.28); reload and side-by-side differences 0.
+    # 8.60 -> 6.69, LoRA 8.69 -> 5.48 (ROUGE-L 0.07 and 0.28); reload and side-by-side
+    # differences 0.
     results.check(metrics, {
         "trainable_params/prompt_tuning": (1280, 1280),
         "trainable_params/lora": (11264, 11264),
@@ -350,6 +377,7 @@ if PROFILE == "ci":
         "eval_loss_after/prompt_tuning": (0.0, 7.8),
         "rougeL/lora": (0.15, 1.0),
     })
-    assert lo["eval_loss_after"] < pt["eval_loss_after"], "LoRA, with more parameters, should fit better"
+    assert lo["eval_loss_after"] < pt["eval_loss_after"], (
+        "LoRA, with more parameters, should fit better")
     assert lo["eval_loss_after"] < lo["eval_loss_before"] - 2, "LoRA must learn"
     assert pt["eval_loss_after"] < pt["eval_loss_before"] - 0.5, "prompt tuning must learn"

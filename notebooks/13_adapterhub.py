@@ -29,10 +29,10 @@
 #
 # | source (`adapter-transformers`) | now (`adapters` 1.3) |
 # |---|---|
-# | `import transformers.adapters.composition as ac` | `import adapters` (the fork's module is gone) |
-# | `AutoModelForSequenceClassification` + `add_adapter` | `AutoAdapterModel` + `add_adapter` + `add_classification_head` |
-# | `config="pfeiffer"` | `config="seq_bn"` (`"pfeiffer"` is kept as an alias of the same configuration) |
-# | `TrainingArguments(evaluation_strategy=...)` | `eval_strategy=...` (the old name raises `TypeError`) |
+# | `import transformers.adapters.composition as ac` | `import adapters` (the fork is gone) |
+# | `AutoModelForSequenceClassification` | `AutoAdapterModel` + `add_classification_head` |
+# | `config="pfeiffer"` | `config="seq_bn"` (`"pfeiffer"` remains an alias of it) |
+# | `TrainingArguments(evaluation_strategy=)` | `eval_strategy=` (the old name raises `TypeError`) |
 #
 # **Its own environment.** `adapters` 1.3 requires `transformers` 4.57, while the rest of the
 # book runs on `transformers` 5; installing it next to the others would downgrade them. So this
@@ -43,7 +43,7 @@
 # nothing from `transformers` at start-up, so the same package serves both environments.
 
 # %% tags=["remove-cell"]
-# Installs the companion package, with transformers 4.57 for AdapterHub, when this notebook runs in Colab.
+# Installs the companion package (with transformers 4.57 for AdapterHub) in Colab.
 import sys
 
 if "google.colab" in sys.modules:
@@ -74,7 +74,8 @@ from ftcourse.train import evaluate
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
-ROLE = ftcourse.choose(ci="minilm", full="distilbert")  # full: distilbert-base-uncased, as the source
+# full: distilbert-base-uncased, as the source
+ROLE = ftcourse.choose(ci="minilm", full="distilbert")
 NUM_LAYERS = ftcourse.choose(ci=2, full=None)  # keep only the first N layers (None: all)
 MAX_LEN = ftcourse.choose(ci=64, full=256)  # word pieces per article; the source's max_length=256
 TRAIN_SIZE = ftcourse.choose(ci=256, full=2000)  # the source trains on 2,000 AG News articles
@@ -110,16 +111,19 @@ Markdown(catalog.budget_markdown("13"))
 ag = data.load_ag_news()
 train_items, valid_items = data.train_valid_split(ag.train, valid_fraction=0.05, seed=SEED)
 train_items, valid_items = train_items[:TRAIN_SIZE], valid_items[:VALID_SIZE]
-test_items = random.Random(SEED).sample(ag.test, min(TEST_SIZE, len(ag.test)))  # as the source's shuffle + select
+# as the source's shuffle + select
+test_items = random.Random(SEED).sample(ag.test, min(TEST_SIZE, len(ag.test)))
 print(ag.source)
-print(f"train {len(train_items):,}  valid {len(valid_items):,}  test {len(test_items):,}  classes {ag.classes}")
+print(f"train {len(train_items):,}  valid {len(valid_items):,}  test {len(test_items):,}  classes "
+      f"{ag.classes}")
 print(f"[{ag.classes[train_items[0][0]]}] {train_items[0][1][:200]}")
 
 tokenizer = hf.load_tokenizer(ROLE)
 SOURCE = hf.MODELS[ROLE].hub if PROFILE == "full" else hf.minilm_path()
 print(f"encoder: {hf.describe(ROLE)}" + (f", first {NUM_LAYERS} layers" if NUM_LAYERS else ""))
 loaders = {
-    "train": data.make_loader(train_items, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED),
+    "train": data.make_loader(train_items, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN,
+                              seed=SEED),
     "valid": data.make_loader(valid_items, tokenizer, 64, max_length=MAX_LEN),
     "test": data.make_loader(test_items, tokenizer, 64, max_length=MAX_LEN),
 }
@@ -136,7 +140,8 @@ loaders = {
 
 # %%
 def adapterhub_model():
-    """The pre-trained encoder as an AdapterHub model, truncated on `ci`, same weights every time."""
+    """The pre-trained encoder as an AdapterHub model, truncated on `ci`, same weights every
+    time."""
     overrides = {"num_hidden_layers": NUM_LAYERS} if NUM_LAYERS else {}
     transformers.logging.set_verbosity_error()  # truncating leaves weights unused: expected here
     # While train_adapter and load_adapter set a new adapter up, before they switch it on, the
@@ -153,7 +158,8 @@ def adapterhub_model():
 
 ah_model = adapterhub_model()
 ah_model.eval()
-probe_ids, probe_mask = data.encode_batch([text for _, text in valid_items[:16]], tokenizer, MAX_LEN)
+probe_ids, probe_mask = data.encode_batch([text for _, text in valid_items[:16]], tokenizer,
+                                          MAX_LEN)
 with torch.no_grad():
     before = ah_model.base_model(input_ids=probe_ids, attention_mask=probe_mask).last_hidden_state
 
@@ -217,9 +223,11 @@ def adamw(model):
 
 recipe = dict(seed=SEED, cache=False, epochs=EPOCHS, clip=CLIP)
 untrained_acc = evaluate(Logits(ah_model), loaders["test"])
-print(f"before training (random head): test accuracy {untrained_acc:.3f}, chance is {1 / len(ag.classes):.2f}")
+print(f"before training (random head): test accuracy {untrained_acc:.3f}, chance is "
+      f"{1 / len(ag.classes):.2f}")
 runs["adapterhub_seq_bn"] = run_strategy("adapterhub_seq_bn", Logits(ah_model), *loaders.values(),
-                                         optimizer=adamw(ah_model), title="AdapterHub seq_bn adapter + head",
+                                         optimizer=adamw(ah_model),
+                                         title="AdapterHub seq_bn adapter + head",
                                          **recipe)
 
 # %% [markdown]
@@ -279,7 +287,8 @@ ours = EncoderClassifier(encoder, num_classes=len(ag.classes))
 wrapped = add_bert_adapters(ours, bottleneck=BOTTLENECK, train_modules=("classifier",))
 print(f"bottleneck {BOTTLENECK}; adapters on {len(wrapped)} projections, e.g. {wrapped[:2]}")
 print(count_parameters(ours))
-runs["ftcourse_houlsby"] = run_strategy("ftcourse_houlsby", ours, *loaders.values(), optimizer=adamw(ours),
+runs["ftcourse_houlsby"] = run_strategy("ftcourse_houlsby", ours, *loaders.values(),
+                                        optimizer=adamw(ours),
                                         plot=False, **recipe)
 
 # %% [markdown]
@@ -306,7 +315,8 @@ layers = encoder.config.num_hidden_layers  # DistilBERT's config answers to this
 per_adapter = 2 * hidden * BOTTLENECK + BOTTLENECK + hidden
 head = hidden * len(ag.classes) + len(ag.classes)
 houlsby_model = adapterhub_model()
-houlsby_model.add_adapter("houlsby", config=adapters.DoubleSeqBnConfig(reduction_factor=REDUCTION_FACTOR),
+houlsby_model.add_adapter("houlsby",
+                          config=adapters.DoubleSeqBnConfig(reduction_factor=REDUCTION_FACTOR),
                           set_active=True)
 houlsby_model.train_adapter("houlsby")
 counts = {
@@ -317,12 +327,15 @@ counts = {
 rows = ["| adapters | per layer | parameters | formula |", "|---|---|---|---|"]
 for name, n in counts.items():
     per_layer = 1 if name.startswith("seq_bn") else 2
-    rows.append(f"| {name} | {per_layer} | {n:,} | {per_layer} x {layers} x {per_adapter:,} = {per_layer * layers * per_adapter:,} |")
-rows.append(f"| classification head (both) | - | {head:,} | {hidden} x {len(ag.classes)} + {len(ag.classes)} |")
+    rows.append(f"| {name} | {per_layer} | {n:,} | {per_layer} x {layers} x {per_adapter:,} = "
+                f"{per_layer * layers * per_adapter:,} |")
+rows.append(f"| classification head (both) | - | {head:,} | {hidden} x {len(ag.classes)} + "
+            f"{len(ag.classes)} |")
 Markdown("\n".join(rows))
 
 # %%
-formula_ok = {name: n == (1 if name.startswith("seq_bn") else 2) * layers * per_adapter for name, n in counts.items()}
+formula_ok = {name: n == (1 if name.startswith("seq_bn") else 2) * layers * per_adapter
+              for name, n in counts.items()}
 print("every count equals its formula:", all(formula_ok.values()), formula_ok)
 
 # %% [markdown]
@@ -330,7 +343,8 @@ print("every count equals its formula:", all(formula_ok.values()), formula_ok)
 
 # %%
 untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(test_items))
-Markdown(table([untrained, *runs.values()], first="model", headers={"accuracy": "AG News test accuracy"}))
+Markdown(table([untrained, *runs.values()], first="model",
+               headers={"accuracy": "AG News test accuracy"}))
 
 # %%
 fig = plots.plot_comparison(
@@ -346,13 +360,14 @@ Markdown(
     f"On the `{PROFILE}` profile ({ag.source}; {hf.describe(ROLE)}"
     + (f", first {NUM_LAYERS} layers" if NUM_LAYERS else "") + "): "
     f"the AdapterHub `seq_bn` adapter and head reached {ah['accuracy']:.1%} test accuracy training "
-    f"{ah['trainable']:,} parameters ({ah['trainable'] / ah['total']:.2%} of the model); ftcourse's "
-    f"Houlsby adapters reached {own['accuracy']:.1%} with {own['trainable']:,} "
+    f"{ah['trainable']:,} parameters ({ah['trainable'] / ah['total']:.2%} of the model); "
+    f"ftcourse's Houlsby adapters reached {own['accuracy']:.1%} with {own['trainable']:,} "
     f"({own['trainable'] / own['total']:.2%}): "
     f"{compare(runs['ftcourse_houlsby'], runs['adapterhub_seq_bn'])}"
     f"; an untrained head scores {untrained_acc:.1%}. With {len(test_items):,} test articles, one "
     f"article is {100 / len(test_items):.1f} points. "
-    f"The adapter file AdapterHub saved holds {adapter_bytes:,} bytes and reloads to the same logits ({same}). "
+    f"The adapter file AdapterHub saved holds {adapter_bytes:,} bytes and reloads to the same "
+    f"logits ({same}). "
     "The source reports no figure for its adapter run: its cell only calls `trainer_ad.train()`."
 )
 
@@ -370,7 +385,8 @@ path = results.record(
     "13_adapterhub", measured, runs=list(runs.values()), controls=[untrained],
     data_source=f"AG News: {ag.source}; encoder: {hf.describe(ROLE)}", seconds=timer.seconds,
     extra={"epochs": EPOCHS, "max_len": MAX_LEN, "num_layers": NUM_LAYERS,
-           "bottleneck": BOTTLENECK, "adapters": adapters.__version__, "transformers": transformers.__version__},
+           "bottleneck": BOTTLENECK, "adapters": adapters.__version__,
+           "transformers": transformers.__version__},
 )
 metrics = results.load("13_adapterhub")["metrics"]
 print(path.name, metrics)

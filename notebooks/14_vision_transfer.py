@@ -39,7 +39,7 @@
 # | strategy | what trains |
 # |---|---|
 # | head only (feature extraction) | the new `Linear(512, 5)` |
-# | last two stages + head (exercise 7) | `layer3`, `layer4` at a 10x lower learning rate, and the head |
+# | last two stages + head (exercise 7) | `layer3`, `layer4` (learning rate 10x lower), the head |
 #
 # The source reports no accuracy for this section; every figure below comes from the run.
 
@@ -75,7 +75,8 @@ EPOCHS = ftcourse.choose(ci=3, full=5)  # the same budget for both strategies
 INPUT_SIZE = ftcourse.choose(ci=None, full=224)  # full: CIFAR's 32x32 resized to ImageNet's 224x224
 TRAIN_SIZE, TEST_SIZE = None, None  # images per split (None: all of them)
 HEAD_LR = 1e-3  # Adam, for the new head
-BACKBONE_LR = 1e-4  # Adam, for the unfrozen stages: 10x lower, so the pre-trained features move slowly
+# Adam, for the unfrozen stages: 10x lower, so the pre-trained features move slowly
+BACKBONE_LR = 1e-4
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
@@ -108,7 +109,8 @@ else:
     tv_total = sum(p.numel() for p in torchvision.models.resnet18().parameters())
     print(f"torchvision {torchvision.__version__} resnet18: {tv_total:,} parameters")
 
-rows = ["| torchvision `resnet18` | `ftcourse.vision.ResNetClassifier` (transformers) |", "|---|---|"]
+rows = ["| torchvision `resnet18` | `ftcourse.vision.ResNetClassifier` (transformers) |",
+        "|---|---|"]
 rows += [f"| `{tv}` | `{ours}` |" for tv, ours in vision.TORCHVISION_NAMES.items()]
 Markdown("\n".join(rows))
 
@@ -121,7 +123,8 @@ Markdown("\n".join(rows))
 
 # %%
 ours_1000 = vision.count_resnet18_parameters(1000)
-print(f"ours: {ours_1000:,}   torchvision's published resnet18: {vision.TORCHVISION_RESNET18_PARAMETERS:,}")
+print(f"ours: {ours_1000:,}   torchvision's published resnet18: "
+      f"{vision.TORCHVISION_RESNET18_PARAMETERS:,}")
 assert ours_1000 == vision.TORCHVISION_RESNET18_PARAMETERS
 
 # %% [markdown]
@@ -153,7 +156,8 @@ test_loader = vision.make_image_loader(dataset.test, 256)
 fig, axes = plt.subplots(1, 10, figsize=(9, 1.3))
 for ax, image, label in zip(axes, train_split.images, train_split.labels):
     shown = image.permute(1, 2, 0)
-    ax.imshow((shown - shown.min()) / (shown.max() - shown.min()))  # undo the normalisation for display
+    # undo the normalisation for display
+    ax.imshow((shown - shown.min()) / (shown.max() - shown.min()))
     ax.set_title(dataset.classes[int(label)], fontsize=8)
     ax.axis("off")
 plt.show()
@@ -179,16 +183,18 @@ def frozen_with_new_head():
 
 resnet = frozen_with_new_head()
 print(f"ResNet-18 with a {dataset.num_classes}-class head: {count_parameters(resnet)}")
-seed_count = sum(p.numel() for p in resnet.parameters() if p.requires_grad)  # the source's expression
-print(f"the source's count: {seed_count:,} trainable params in head = 512 x {dataset.num_classes} weights "
-      f"+ {dataset.num_classes} biases")
+# the source's expression
+seed_count = sum(p.numel() for p in resnet.parameters() if p.requires_grad)
+print(f"the source's count: {seed_count:,} trainable params in head = 512 x {dataset.num_classes} "
+      f"weights + {dataset.num_classes} biases")
 assert seed_count == 512 * dataset.num_classes + dataset.num_classes
 
 # %%
 Markdown(
-    f"The source's cell shows no output; its expression gives the same {seed_count:,} on torchvision's model, "
-    f"since only the head differs from the {ours_1000:,} counted above: {ours_1000:,} - {512 * 1000 + 1000:,} "
-    f"(the 1,000-class head) + {seed_count:,} = {count_parameters(resnet).total:,}, our total."
+    f"The source's cell shows no output; its expression gives the same {seed_count:,} on "
+    f"torchvision's model, since only the head differs from the {ours_1000:,} counted above: "
+    f"{ours_1000:,} - {512 * 1000 + 1000:,} (the 1,000-class head) + {seed_count:,} = "
+    f"{count_parameters(resnet).total:,}, our total."
 )
 
 # %% [markdown]
@@ -208,12 +214,14 @@ torch.nn.Module.train(seeds_way)  # a plain module's train(): every layer in tra
 with torch.no_grad():
     seeds_way(images)
 moved_seed = [m for m, ref in zip(seeds_way.modules(), resnet.modules())
-              if isinstance(m, torch.nn.BatchNorm2d) and not torch.equal(m.running_mean, ref.running_mean)]
+              if isinstance(m, torch.nn.BatchNorm2d)
+              and not torch.equal(m.running_mean, ref.running_mean)]
 resnet.eval(), seeds_way.eval()
 with torch.no_grad():
     drift = (seeds_way(images) - resnet(images)).abs().max().item()
-print(f"after one batch in training mode, {len(moved_seed)} of {len(batchnorms)} BatchNorm layers have new running "
-      f"statistics; the 'frozen' model's test-time logits moved by up to {drift:.3g}")
+print(f"after one batch in training mode, {len(moved_seed)} of {len(batchnorms)} BatchNorm layers "
+      "have new running statistics; the 'frozen' model's test-time logits moved by up to "
+      f"{drift:.3g}")
 
 # %% [markdown]
 # Sometimes re-estimating BatchNorm statistics on the new domain is wanted, but then it should be
@@ -230,7 +238,8 @@ fixed.train()
 with torch.no_grad():
     fixed(images)
 moved = [m for m, ref in zip(fixed.modules(), resnet.modules())
-         if isinstance(m, torch.nn.BatchNorm2d) and not torch.equal(m.running_mean, ref.running_mean)]
+         if isinstance(m, torch.nn.BatchNorm2d)
+         and not torch.equal(m.running_mean, ref.running_mean)]
 print(f"with ResNetClassifier.train(): {len(moved)} of {len(batchnorms)} BatchNorm layers changed")
 assert not moved and len(moved_seed) == len(batchnorms)
 
@@ -248,7 +257,8 @@ runs = {}
 loaders = train_loader, valid_loader, test_loader
 recipe = dict(seed=SEED, cache=False, epochs=EPOCHS, clip=None)
 untrained_acc = evaluate(resnet, test_loader)
-print(f"untrained head: test accuracy {untrained_acc:.3f} (chance is {1 / dataset.num_classes:.2f})")
+print(f"untrained head: test accuracy {untrained_acc:.3f} "
+      f"(chance is {1 / dataset.num_classes:.2f})")
 head_params = [p for p in resnet.parameters() if p.requires_grad]
 # fused=True: one kernel per step for all tensors; on CPU about 6x faster than the default here
 runs["head_only"] = run_strategy("head_only", resnet, *loaders,
@@ -267,15 +277,18 @@ runs["head_only"] = run_strategy("head_only", resnet, *loaders,
 
 # %%
 partial = frozen_with_new_head()
-unfrozen = unfreeze(partial, ["resnet.resnet.encoder.stages.2.*", "resnet.resnet.encoder.stages.3.*"])
+unfrozen = unfreeze(partial, ["resnet.resnet.encoder.stages.2.*",
+                              "resnet.resnet.encoder.stages.3.*"])
 groups = vision.param_groups(partial, {
     "resnet.classifier.*": HEAD_LR,
     "resnet.resnet.encoder.stages.*": BACKBONE_LR,
 })
 for group in groups:
-    print(f"{group['name']:32s} lr {group['lr']:g}  {sum(p.numel() for p in group['params']):>10,} parameters")
+    print(f"{group['name']:32s} lr {group['lr']:g}  {sum(p.numel() for p in group['params']):>10,} "
+          "parameters")
 runs["last_two_stages"] = run_strategy("last_two_stages", partial, *loaders,
-                                       optimizer=torch.optim.Adam(groups, fused=True), title="layer3 + layer4 (lr/10) + head", **recipe)
+                                       optimizer=torch.optim.Adam(groups, fused=True),
+                                       title="layer3 + layer4 (lr/10) + head", **recipe)
 
 # %% [markdown]
 # ## Comparison
@@ -284,7 +297,8 @@ runs["last_two_stages"] = run_strategy("last_two_stages", partial, *loaders,
 
 # %%
 strategies = ["head_only", "last_two_stages"]
-untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(dataset.test))  # the new head, untrained
+# the new head, untrained
+untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(dataset.test))
 Markdown(table([untrained] + [runs[n] for n in strategies]))
 
 # %%
@@ -301,17 +315,18 @@ fig = plots.plot_comparison(
 
 # %%
 head, deep = runs["head_only"].summary(), runs["last_two_stages"].summary()
-weights = "ImageNet weights (microsoft/resnet-18)" if PROFILE == "full" else "random weights (no pretrained ResNet ships offline)"
+weights = ("ImageNet weights (microsoft/resnet-18)" if PROFILE == "full"
+           else "random weights (no pretrained ResNet ships offline)")
 Markdown(
-    f"On the `{PROFILE}` profile ({dataset.source}; ResNet-18 with {weights}): training the head alone "
-    f"({head['trainable']:,} parameters, {head['trainable'] / head['total']:.2%} of the network) reached "
-    f"{head['accuracy']:.1%} test accuracy in {head['seconds']:.1f} s; unfreezing the last two stages "
-    f"({deep['trainable']:,} parameters, {deep['trainable'] / deep['total']:.1%}) took "
-    f"{deep['seconds'] / head['seconds']:.1f} times the training time: "
-    f"{compare(runs['last_two_stages'], runs['head_only'])}. "
+    f"On the `{PROFILE}` profile ({dataset.source}; ResNet-18 with {weights}): training the head "
+    f"alone ({head['trainable']:,} parameters, {head['trainable'] / head['total']:.2%} of the "
+    f"network) reached {head['accuracy']:.1%} test accuracy in {head['seconds']:.1f} s; unfreezing "
+    f"the last two stages ({deep['trainable']:,} parameters, "
+    f"{deep['trainable'] / deep['total']:.1%}) took {deep['seconds'] / head['seconds']:.1f} times "
+    f"the training time: {compare(runs['last_two_stages'], runs['head_only'])}. "
     "The last two stages hold most of ResNet-18's weights: `layer4` alone has "
-    f"{sum(p.numel() for p in partial.stages[3].parameters()):,}, because its 3x3 convolutions map 512 "
-    "channels to 512."
+    f"{sum(p.numel() for p in partial.stages[3].parameters()):,}, because its 3x3 convolutions map "
+    "512 channels to 512."
 )
 
 # %% [markdown]
@@ -334,8 +349,10 @@ path = results.record(
     data_source=f"{dataset.source}; ResNet-18 with {weights}",
     seconds=timer.seconds,
     extra={"epochs": EPOCHS, "batch_size": BATCH_SIZE, "input_size": INPUT_SIZE,
-           "head_lr": HEAD_LR, "backbone_lr": BACKBONE_LR, "resnet18_parameters_1000_classes": ours_1000,
-           "batchnorm_layers_moved_when_frozen_by_requires_grad_only": f"{len(moved_seed)} of {len(batchnorms)}"},
+           "head_lr": HEAD_LR, "backbone_lr": BACKBONE_LR,
+           "resnet18_parameters_1000_classes": ours_1000,
+           "batchnorm_layers_moved_when_frozen_by_requires_grad_only": f"{len(moved_seed)} of "
+                                                                       f"{len(batchnorms)}"},
 )
 metrics = results.load("14_vision_transfer")["metrics"]
 print(path.name, metrics)

@@ -100,7 +100,8 @@ test_items = rng.sample(imdb.test, min(2 * SLICE_SIZE, len(imdb.test)))  # refer
 tokenizer = hf.load_tokenizer(ROLE)
 model = hf.load_model(ROLE).to(ftcourse.device())
 print(count_parameters(model), model.config.id2label)
-train_loader = make_loader(train_items, tokenizer, batch_size=32, shuffle=True, max_length=MAX_LENGTH,
+train_loader = make_loader(train_items, tokenizer, batch_size=32, shuffle=True,
+                           max_length=MAX_LENGTH,
                            bucket=False, seed=SEED)
 ftcourse.set_seed(SEED)  # dropout draws from the global generator
 history = fit(hf.LogitsOnly(model), train_loader, epochs=EPOCHS, clip=None, desc="fine-tune",
@@ -150,12 +151,15 @@ print(predictor("An absolute delight: moving, funny and beautifully acted."))
 
 # %%
 def accuracy(items, predictions, to_label):
-    """Share of predictions whose label is `to_label(gold)`; items whose gold maps to None are skipped."""
-    pairs = [(to_label(y), p.label) for (y, _), p in zip(items, predictions) if to_label(y) is not None]
+    """Share of predictions whose label is `to_label(gold)`; items whose gold maps to None are
+    skipped."""
+    pairs = [(to_label(y), p.label) for (y, _), p in zip(items, predictions)
+             if to_label(y) is not None]
     return sum(g == p for g, p in pairs) / len(pairs)
 
 
-imdb_label = dict(enumerate(predictor.labels)).get  # IMDB 0/1 = negative/positive, as the model's labels
+# IMDB 0/1 = negative/positive, as the model's labels
+imdb_label = dict(enumerate(predictor.labels)).get
 in_domain_accuracy = accuracy(test_items[:SLICE_SIZE], ours, imdb_label)
 print(f"accuracy on {SLICE_SIZE} held-out IMDB reviews: {in_domain_accuracy:.3f}")
 
@@ -203,7 +207,8 @@ with TestClient(app) as client:
          Canary("api-negative", "A dull and lazy film.", predictor.labels[0])],
     )
 print(api_canaries)
-assert status == {"health": 200, "predict": 200, "batch": 200, "empty_text": 422, "wrong_type": 422}, status
+assert status == {"health": 200, "predict": 200, "batch": 200, "empty_text": 422,
+                  "wrong_type": 422}, status
 
 # %% [markdown]
 # ### Serving it for real
@@ -221,7 +226,8 @@ assert status == {"health": 200, "predict": 200, "batch": 200, "empty_text": 422
 # curl -X POST http://127.0.0.1:8000/predict \
 #      -H "Content-Type: application/json" -d '{"text": "A wonderful film."}'
 # curl -X POST http://127.0.0.1:8000/predict/batch \
-#      -H "Content-Type: application/json" -d '{"texts": ["A wonderful film.", "Dull and far too long."]}'
+#      -H "Content-Type: application/json" \
+#      -d '{"texts": ["A wonderful film.", "Dull and far too long."]}'
 # ```
 #
 # FastAPI also serves interactive documentation of the API at `http://127.0.0.1:8000/docs`.
@@ -299,7 +305,8 @@ print(f"accuracy: IMDB reference {in_domain_accuracy:.3f}, IMDB same {same_accur
       f"Yelp shifted {shifted_accuracy:.3f}")
 unseen = {name: monitor.unseen_rate(slices["reference"].texts, slices[name].texts)
           for name in ("same", "shifted")}
-print(f"words never seen in the reference: same {unseen['same']:.1%}, shifted {unseen['shifted']:.1%}")
+print(f"words never seen in the reference: same {unseen['same']:.1%}, shifted "
+      f"{unseen['shifted']:.1%}")
 
 # %% [markdown]
 # ### Canary inputs
@@ -311,8 +318,10 @@ print(f"words never seen in the reference: same {unseen['same']:.1%}, shifted {u
 
 # %%
 canaries = [
-    Canary("clear-positive", "A brilliant film: moving, clever and beautifully acted.", predictor.labels[1]),
-    Canary("clear-negative", "A dull, lazy and predictable film. The script was awful.", predictor.labels[0]),
+    Canary("clear-positive", "A brilliant film: moving, clever and beautifully acted.",
+           predictor.labels[1]),
+    Canary("clear-negative", "A dull, lazy and predictable film. The script was awful.",
+           predictor.labels[0]),
     Canary("short-positive", "Superb acting, a wonderful story.", predictor.labels[1]),
     Canary("short-negative", "Terrible and boring.", predictor.labels[0]),
 ]
@@ -326,13 +335,16 @@ model.save_pretrained(broken_dir)
 tokenizer.save_pretrained(broken_dir)
 model.config.id2label = dict(enumerate(predictor.labels))  # the model in memory stays right
 model.config.label2id = {label: i for i, label in model.config.id2label.items()}
-broken_predictor = Predictor.from_pretrained(broken_dir, max_length=MAX_LENGTH, device=ftcourse.device())
+broken_predictor = Predictor.from_pretrained(broken_dir, max_length=MAX_LENGTH,
+                                             device=ftcourse.device())
 broken = monitor.run_canaries(broken_predictor.predict, canaries)
 print("\nthe deploy with its labels swapped:\n", broken, sep="")
-broken_slice = Slice.from_predictions(slices["same"].texts, broken_predictor.predict(slices["same"].texts))
+broken_slice = Slice.from_predictions(slices["same"].texts,
+                                      broken_predictor.predict(slices["same"].texts))
 broken_drift = monitor.drift_check(slices["reference"], broken_slice, predictor.labels)
 print(f"\ndrift check of the broken deploy on the same inputs: PSI of the predictions "
-      f"{broken_drift.features['prediction'].psi:.3f}, drifted: {broken_drift.drifted or 'nothing'}")
+      f"{broken_drift.features['prediction'].psi:.3f}, "
+      f"drifted: {broken_drift.drifted or 'nothing'}")
 try:
     broken.raise_for_failures()
 except monitor.CanaryFailure as failure:
@@ -358,13 +370,14 @@ Markdown(
     f"Against the reference slice, the slice from the same distribution drifted on "
     f"{len(same.drifted)} of {len(same.features)} features (largest PSI "
     f"{max(same.psi().values()):.3f}); the restaurant reviews drifted on {len(shifted.drifted)} "
-    f"({', '.join(shifted.drifted) or 'none'}; vocabulary PSI {shifted.features['vocabulary'].psi:.2f}, "
-    f"length PSI {shifted.features['length'].psi:.2f}), and accuracy there was "
-    f"{shifted_accuracy:.1%} against {same_accuracy:.1%} in domain. "
+    f"({', '.join(shifted.drifted) or 'none'}; vocabulary PSI "
+    f"{shifted.features['vocabulary'].psi:.2f}, length PSI {shifted.features['length'].psi:.2f}), "
+    f"and accuracy there was {shifted_accuracy:.1%} against {same_accuracy:.1%} in domain. "
     f"{len(good.results) - len(good.failures)} of {len(canaries)} canaries passed on the trained "
-    f"checkpoint and {len(broken.failures)} failed on the deploy with swapped labels, whose prediction "
-    f"PSI on in-domain reviews was {broken_drift.features['prediction'].psi:.3f} "
-    f"({'flagged' if broken_drift.features['prediction'].drifted else 'not flagged'} by the drift check)."
+    f"checkpoint and {len(broken.failures)} failed on the deploy with swapped labels, whose "
+    f"prediction PSI on in-domain reviews was {broken_drift.features['prediction'].psi:.3f} "
+    f"({'flagged' if broken_drift.features['prediction'].drifted else 'not flagged'} by the drift "
+    "check)."
 )
 
 # %% [markdown]

@@ -25,7 +25,10 @@
 # separate reward model. It compares the model being trained, the *policy* $\pi_\theta$, with a
 # frozen copy of where it started, the *reference* $\pi_\text{ref}$:
 #
-# $$\mathcal{L} = -\log \sigma\Big(\beta \big[\underbrace{\log \tfrac{\pi_\theta(y_w \mid x)}{\pi_\text{ref}(y_w \mid x)}}_{\text{chosen}} - \underbrace{\log \tfrac{\pi_\theta(y_l \mid x)}{\pi_\text{ref}(y_l \mid x)}}_{\text{rejected}}\big]\Big)$$
+# $$\mathcal{L} = -\log \sigma\Big(\beta \big[
+#   \underbrace{\log \tfrac{\pi_\theta(y_w \mid x)}{\pi_\text{ref}(y_w \mid x)}}_{\text{chosen}} -
+#   \underbrace{\log \tfrac{\pi_\theta(y_l \mid x)}{\pi_\text{ref}(y_l \mid x)}}_{\text{rejected}}
+#   \big]\Big)$$
 #
 # $\beta \log \frac{\pi_\theta(y \mid x)}{\pi_\text{ref}(y \mid x)}$ is an answer's **implicit
 # reward**: how much more likely the policy makes it than the reference did. The loss is a
@@ -81,7 +84,8 @@ MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=60)
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 datasets.disable_progress_bars()
-print(f"profile={PROFILE} device={ftcourse.device()} beta={BETA} dpo_lr={DPO_LR} dpo_epochs={DPO_EPOCHS}")
+print(f"profile={PROFILE} device={ftcourse.device()} beta={BETA} dpo_lr={DPO_LR} "
+      f"dpo_epochs={DPO_EPOCHS}")
 
 # %% [markdown]
 # What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
@@ -135,9 +139,11 @@ tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
 policy = hf.load_model("sft", seed=SEED).to(ftcourse.device())
 sft_records = [{"prompt": r["prompt"], "completion": r["chosen"]} for r in train_records]
 sft_trainer = sft.make_sft_trainer(
-    policy, tokenizer, sft_records, output_dir=tempfile.mkdtemp(prefix="ftcourse-dpo-sft-"), epochs=SFT_EPOCHS,
+    policy, tokenizer, sft_records, output_dir=tempfile.mkdtemp(prefix="ftcourse-dpo-sft-"),
+    epochs=SFT_EPOCHS,
     lr=SFT_LR, batch_size=SFT_BATCH, max_length=MAX_LENGTH, seed=SEED, disable_tqdm=True,
-    max_dropped=ftcourse.choose(ci=0.0, full=0.05),  # full: a few long answers do not fit MAX_LENGTH
+    # full: a few long answers do not fit MAX_LENGTH
+    max_dropped=ftcourse.choose(ci=0.0, full=0.05),
 )
 sft_timer = results.Timer()
 sft_trainer.train()
@@ -159,7 +165,8 @@ print(f"SFT: {SFT_EPOCHS} epoch(s) in {sft_seconds:.0f} s, last logged loss "
 print("forward replaced on the SFT model's instance:", "forward" in vars(policy))
 reference = dpo.frozen_copy(policy)
 dpo.check_reference(policy, reference)
-Markdown(f"```python\n{inspect.getsource(dpo.frozen_copy)}\n{inspect.getsource(dpo.check_reference)}```")
+Markdown(f"```python\n{inspect.getsource(dpo.frozen_copy)}\n"
+         f"{inspect.getsource(dpo.check_reference)}```")
 
 # %% [markdown]
 # ## The log-probability of an answer
@@ -171,12 +178,15 @@ Markdown(f"```python\n{inspect.getsource(dpo.frozen_copy)}\n{inspect.getsource(d
 # the model gives each token after what precedes it:
 
 # %%
-train_pairs = [dpo.tokenize_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"]) for r in train_records]
-eval_pairs = [dpo.tokenize_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"]) for r in eval_records]
+train_pairs = [dpo.tokenize_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"])
+               for r in train_records]
+eval_pairs = [dpo.tokenize_pair(tokenizer, r["prompt"], r["chosen"], r["rejected"])
+              for r in eval_records]
 eval_batches = dpo.batches(eval_pairs, 2 * DPO_BATCH, tokenizer.pad_token_id, MAX_LENGTH)
 example = dpo.collate_pairs(train_pairs[:1], tokenizer.pad_token_id)
 tokens = tokenizer.convert_ids_to_tokens(example["input_ids"][0])
-print(" ".join(f"{t}{'*' if m else ''}" for t, m in zip(tokens, example["completion_mask"][0].tolist())))
+print(" ".join(f"{t}{'*' if m else ''}"
+               for t, m in zip(tokens, example["completion_mask"][0].tolist())))
 print("(* = a token of the chosen answer, counted in its log-probability)")
 Markdown(f"```python\n{inspect.getsource(dpo.sequence_logprobs)}```")
 
@@ -195,9 +205,11 @@ Markdown(f"```python\n{inspect.getsource(dpo.dpo_loss)}```")
 
 # %%
 device = ftcourse.device()
-batch = {k: v.to(device) for k, v in dpo.collate_pairs(train_pairs[:8], tokenizer.pad_token_id, MAX_LENGTH).items()}
+batch = {k: v.to(device) for k, v in dpo.collate_pairs(train_pairs[:8], tokenizer.pad_token_id,
+                                                       MAX_LENGTH).items()}
 with torch.no_grad():
-    loss0, _, _ = dpo.dpo_loss(*dpo.pair_logprobs(policy.eval(), batch), *dpo.pair_logprobs(reference, batch), BETA)
+    loss0, _, _ = dpo.dpo_loss(*dpo.pair_logprobs(policy.eval(), batch),
+                               *dpo.pair_logprobs(reference, batch), BETA)
 print(f"loss at step 0: {float(loss0):.6f}   log 2 = {torch.log(torch.tensor(2.0)):.6f}")
 
 # %% [markdown]
@@ -214,28 +226,35 @@ from trl import DPOConfig, DPOTrainer
 
 probe = hf.load_model("sft", seed=SEED).to(device)
 probe.load_state_dict(policy.state_dict())
-dpo.train_dpo(probe, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=BETA, lr=DPO_LR,
+dpo.train_dpo(probe, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=BETA,
+              lr=DPO_LR,
               batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=5, seed=SEED, progress=False)
 few = train_records[:8]
 trl_trainer = DPOTrainer(  # its own copy of the reference: TRL patches the models it is given
     model=probe, ref_model=dpo.frozen_copy(reference), processing_class=tokenizer,
-    args=hf.training_config(DPOConfig, output_dir=tempfile.mkdtemp(prefix="ftcourse-trl-dpo-"), beta=BETA,
-                            per_device_train_batch_size=len(few), max_length=MAX_LENGTH, bf16=False, fp16=False,
+    args=hf.training_config(DPOConfig, output_dir=tempfile.mkdtemp(prefix="ftcourse-trl-dpo-"),
+                            beta=BETA,
+                            per_device_train_batch_size=len(few), max_length=MAX_LENGTH, bf16=False,
+                            fp16=False,
                             report_to="none", activation_checkpointing=False, disable_tqdm=True),
-    train_dataset=Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in few]),
+    train_dataset=Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")}
+                                     for r in few]),
 )
 trl_batch = trl_trainer.data_collator([trl_trainer.train_dataset[i] for i in range(len(few))])
 ours_batch = dpo.collate_pairs(train_pairs[:8], tokenizer.pad_token_id, MAX_LENGTH)
 same_tokens = all(torch.equal(ours_batch[k], trl_batch[k].cpu()) for k in ours_batch)
 probe.eval()
 with torch.no_grad():
-    trl_loss = float(trl_trainer.compute_loss(probe, {k: v.to(device) for k, v in trl_batch.items()}))
+    trl_loss = float(trl_trainer.compute_loss(probe,
+                                              {k: v.to(device) for k, v in trl_batch.items()}))
     logged = {k: v[-1] for k, v in trl_trainer._metrics["eval"].items()}
     moved = {k: v.to(device) for k, v in ours_batch.items()}
     pc, pr = dpo.pair_logprobs(probe, moved)
     loss, chosen, rejected = dpo.dpo_loss(pc, pr, *dpo.pair_logprobs(reference, moved), BETA)
-ours = {"loss": float(loss), "rewards/chosen": float(chosen.mean()), "rewards/rejected": float(rejected.mean()),
-        "rewards/margins": float((chosen - rejected).mean()), "rewards/accuracies": float((chosen > rejected).float().mean())}
+ours = {"loss": float(loss), "rewards/chosen": float(chosen.mean()),
+        "rewards/rejected": float(rejected.mean()),
+        "rewards/margins": float((chosen - rejected).mean()),
+        "rewards/accuracies": float((chosen > rejected).float().mean())}
 theirs = {"loss": trl_loss, **{k: logged[k] for k in ours if k != "loss"}}
 parity_diff = max(abs(ours[k] - theirs[k]) for k in ours)
 rows = ["| | ftcourse.dpo | TRL DPOTrainer |", "|---|---|---|"]
@@ -259,8 +278,8 @@ before = dpo.evaluate_preferences(policy, reference, eval_batches, BETA)
 questions = [r["prompt"] for r in eval_records[:6]]
 answers_before = sft.generate_answers(policy, tokenizer, questions, MAX_NEW_TOKENS)
 print(before)
-print(f"the SFT model finds the rejected answer more likely for {1 - before.logp_ranked_right:.0%} of the "
-      "held-out pairs")
+print(f"the SFT model finds the rejected answer more likely for {1 - before.logp_ranked_right:.0%} "
+      "of the held-out pairs")
 
 # %% [markdown]
 # ## Training
@@ -273,14 +292,17 @@ Markdown(f"```python\n{inspect.getsource(dpo.train_dpo)}```")
 
 # %%
 dpo_timer = results.Timer()
-history = dpo.train_dpo(policy, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=BETA,
-                        lr=DPO_LR, epochs=DPO_EPOCHS, batch_size=DPO_BATCH, max_length=MAX_LENGTH, seed=SEED)
+history = dpo.train_dpo(policy, reference, train_pairs, pad_token_id=tokenizer.pad_token_id,
+                        beta=BETA,
+                        lr=DPO_LR, epochs=DPO_EPOCHS, batch_size=DPO_BATCH, max_length=MAX_LENGTH,
+                        seed=SEED)
 dpo_seconds = dpo_timer.seconds
 after = dpo.evaluate_preferences(policy, reference, eval_batches, BETA)
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 axes[0].plot(history.loss), axes[0].axhline(0.6931, ls=":", c="gray")
 axes[0].set_xlabel("step"), axes[0].set_ylabel("DPO loss (train batch)")
-axes[1].plot(history.margin), axes[1].set_xlabel("step"), axes[1].set_ylabel("reward margin (train batch)")
+axes[1].plot(history.margin), axes[1].set_xlabel("step")
+axes[1].set_ylabel("reward margin (train batch)")
 fig.suptitle(f"DPO, beta={BETA} ({PROFILE})")
 plt.tight_layout()
 plt.show()
@@ -289,11 +311,12 @@ plt.show()
 # ## After DPO
 
 # %%
-rows = ["| held-out | loss | reward chosen | reward rejected | margin | ranked right | log-prob ranks right |",
+rows = ["| held-out | loss | reward chosen | reward rejected | margin | ranked right "
+        "| log-prob ranks right |",
         "|---|---|---|---|---|---|---|"]
 for name, m in (("before (the SFT model)", before), ("after DPO", after)):
-    rows.append(f"| {name} | {m.loss:.3f} | {m.reward_chosen:+.3f} | {m.reward_rejected:+.3f} | {m.margin:+.3f} "
-                f"| {m.ranked_right:.0%} | {m.logp_ranked_right:.0%} |")
+    rows.append(f"| {name} | {m.loss:.3f} | {m.reward_chosen:+.3f} | {m.reward_rejected:+.3f} | "
+                f"{m.margin:+.3f} | {m.ranked_right:.0%} | {m.logp_ranked_right:.0%} |")
 Markdown("\n".join(rows))
 
 # %%
@@ -307,8 +330,8 @@ def cell(text, width=120):
 
 rows = ["| prompt | SFT model | after DPO | chosen (reference answer) |", "|---|---|---|---|"]
 for q, b, a, r in zip(questions, answers_before, answers_after, eval_records):
-    rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | {cell(b)} | {cell(a)} "
-                f"| {cell(r['chosen'].strip())} |")
+    rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | {cell(b)} "
+                f"| {cell(a)} | {cell(r['chosen'].strip())} |")
 Markdown("\n".join(rows))
 
 # %% [markdown]
@@ -334,26 +357,32 @@ try:
 except ValueError as err:
     print("check_reference:", err)
 drifting = sft_copy()
-drift_history = dpo.train_dpo(drifting, drifting, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=BETA,
-                              lr=DPO_LR, batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=DEMO_STEPS,
+drift_history = dpo.train_dpo(drifting, drifting, train_pairs, pad_token_id=tokenizer.pad_token_id,
+                              beta=BETA,
+                              lr=DPO_LR, batch_size=DPO_BATCH, max_length=MAX_LENGTH,
+                              max_steps=DEMO_STEPS,
                               seed=SEED, check=False, progress=False)
 anchored = sft_copy()
-dpo.train_dpo(anchored, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=BETA, lr=DPO_LR,
-              batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=DEMO_STEPS, seed=SEED, progress=False)
+dpo.train_dpo(anchored, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=BETA,
+              lr=DPO_LR,
+              batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=DEMO_STEPS, seed=SEED,
+              progress=False)
 drift = {name: dpo.evaluate_preferences(model, reference, eval_batches, BETA)
          for name, model in (("reference = policy", drifting), ("frozen reference", anchored))}
 drift_loss = sum(drift_history.loss) / len(drift_history.loss)
-print(f"logged loss with reference = policy, mean of {len(drift_history.loss)} steps: {drift_loss:.4f} "
-      f"(log 2 = 0.6931; dropout makes the two forwards differ a little)")
+print(f"logged loss with reference = policy, mean of {len(drift_history.loss)} steps: "
+      f"{drift_loss:.4f} (log 2 = 0.6931; dropout makes the two forwards differ a little)")
 rows = ["| after the same steps | measured against the real reference: margin | ranked right "
         "| reward of the chosen answers |", "|---|---|---|---|"]
-rows += [f"| {name} | {m.margin:+.3f} | {m.ranked_right:.0%} | {m.reward_chosen:+.3f} |" for name, m in drift.items()]
+rows += [f"| {name} | {m.margin:+.3f} | {m.ranked_right:.0%} | {m.reward_chosen:+.3f} |"
+         for name, m in drift.items()]
 Markdown("\n".join(rows))
 
 # %% [markdown]
 # With the policy as its own reference the logged loss reads $\log 2$ at every step (up to
-# dropout), and the rewards 0: the training log says nothing is happening. Yet the gradient is not zero (the
-# reference's term is a constant to it), so the model moves, with nothing holding it near the SFT
+# dropout), and the rewards 0: the training log says nothing is happening. Yet the gradient is
+# not zero (the reference's term is a constant to it), so the model moves, with nothing holding
+# it near the SFT
 # model: measured against the real, frozen reference, it has moved as the table shows, unseen.
 #
 # ### The label mask on prompt tokens
@@ -367,11 +396,13 @@ with torch.no_grad():
     b = {k: v.to(device) for k, v in eval_batches[0].items()}
     with_mask, _ = dpo.pair_logprobs(policy, b)
     without_mask, _ = dpo.pair_logprobs(policy, b, masked=False)
-print(f"log p(chosen answer | prompt), first held-out pair: {float(with_mask[0]):.2f} with the mask, "
-      f"{float(without_mask[0]):.2f} with the prompt's tokens counted too")
-rows = ["| held-out, after DPO | reward chosen | reward rejected | margin | ranked right |", "|---|---|---|---|---|"]
+print(f"log p(chosen answer | prompt), first held-out pair: {float(with_mask[0]):.2f} with the "
+      f"mask, {float(without_mask[0]):.2f} with the prompt's tokens counted too")
+rows = ["| held-out, after DPO | reward chosen | reward rejected | margin | ranked right |",
+        "|---|---|---|---|---|"]
 for name, m in (("answer tokens only", after), ("prompt tokens counted too", unmasked)):
-    rows.append(f"| {name} | {m.reward_chosen:+.3f} | {m.reward_rejected:+.3f} | {m.margin:+.3f} | {m.ranked_right:.0%} |")
+    rows.append(f"| {name} | {m.reward_chosen:+.3f} | {m.reward_rejected:+.3f} | {m.margin:+.3f} | "
+                f"{m.ranked_right:.0%} |")
 Markdown("\n".join(rows))
 
 # %% [markdown]
@@ -394,26 +425,30 @@ Markdown("\n".join(rows))
 beta_runs = {BETA: drift["frozen reference"]}
 for beta in BETAS:
     model = sft_copy()
-    dpo.train_dpo(model, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=beta, lr=DPO_LR,
-                  batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=DEMO_STEPS, seed=SEED, progress=False)
+    dpo.train_dpo(model, reference, train_pairs, pad_token_id=tokenizer.pad_token_id, beta=beta,
+                  lr=DPO_LR,
+                  batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=DEMO_STEPS, seed=SEED,
+                  progress=False)
     beta_runs[beta] = dpo.evaluate_preferences(model, reference, eval_batches, beta)
-rows = ["| beta | margin | log-ratio gap (margin / beta) | chosen log-prob moved (nats) | ranked right | loss |",
+rows = ["| beta | margin | log-ratio gap (margin / beta) | chosen log-prob moved (nats) "
+        "| ranked right | loss |",
         "|---|---|---|---|---|---|"]
 for beta, m in sorted(beta_runs.items()):
-    rows.append(f"| {beta} | {m.margin:+.3f} | {m.margin / beta:+.2f} | {m.reward_chosen / beta:+.2f} "
-                f"| {m.ranked_right:.0%} | {m.loss:.3f} |")
+    rows.append(f"| {beta} | {m.margin:+.3f} | {m.margin / beta:+.2f} | "
+                f"{m.reward_chosen / beta:+.2f} | {m.ranked_right:.0%} | {m.loss:.3f} |")
 Markdown("\n".join(rows))
 
 # %%
 small, large = beta_runs[BETAS[0]], beta_runs[BETAS[1]]
 Markdown(
-    f"On this run ({PROFILE}, {DEMO_STEPS} steps each): with beta {BETAS[0]} the log-ratio gap reached "
-    f"{small.margin / BETAS[0]:+.1f} nats and the chosen answers' log-probability moved {small.reward_chosen / BETAS[0]:+.1f} "
-    f"nats from the reference; with beta {BETAS[1]}, {large.margin / BETAS[1]:+.1f} and "
-    f"{large.reward_chosen / BETAS[1]:+.1f}. A small beta keeps the loss's gradient near its largest for every pair "
-    "however far apart the two answers already are, so the policy keeps pushing them apart and drifts from the "
-    "reference (in a real model, towards degenerate text); a large beta saturates the sigmoid once the gap is "
-    "small, so the policy stops early, close to the reference. 0.1 is the usual compromise; the DPO paper tried "
+    f"On this run ({PROFILE}, {DEMO_STEPS} steps each): with beta {BETAS[0]} the log-ratio gap "
+    f"reached {small.margin / BETAS[0]:+.1f} nats and the chosen answers' log-probability moved "
+    f"{small.reward_chosen / BETAS[0]:+.1f} nats from the reference; with beta {BETAS[1]}, "
+    f"{large.margin / BETAS[1]:+.1f} and {large.reward_chosen / BETAS[1]:+.1f}. A small beta keeps "
+    "the loss's gradient near its largest for every pair however far apart the two answers already "
+    "are, so the policy keeps pushing them apart and drifts from the reference (in a real model, "
+    "towards degenerate text); a large beta saturates the sigmoid once the gap is small, so the "
+    "policy stops early, close to the reference. 0.1 is the usual compromise; the DPO paper tried "
     "0.1 to 0.5."
 )
 
@@ -428,21 +463,25 @@ Markdown(
 #   loss that reads $\log 2$ while the model drifts. Deep-copying a model a TRL trainer has patched
 #   gives such a reference; `dpo.frozen_copy` and `dpo.check_reference` guard against it.
 # - Our from-scratch loss gives TRL's `DPOTrainer` loss and rewards on the same batch.
-# - $\beta$ sets how far the policy may move: too small and it drifts, too large and it barely learns.
+# - $\beta$ sets how far the policy may move: too small and it drifts, too large and it barely
+#   learns.
 #
 # ## Record the results
 
 # %%
 metrics = {
     **before.as_dict("before/"), **after.as_dict("after/"),
-    "parity/max_abs_diff": parity_diff, "parity/same_tokens": float(same_tokens), "loss_at_step0": float(loss0),
-    "drift/logged_loss_mean": drift_loss, "drift/margin_vs_reference": drift["reference = policy"].margin,
+    "parity/max_abs_diff": parity_diff, "parity/same_tokens": float(same_tokens),
+    "loss_at_step0": float(loss0),
+    "drift/logged_loss_mean": drift_loss,
+    "drift/margin_vs_reference": drift["reference = policy"].margin,
     "unmasked/margin": unmasked.margin, "unmasked/reward_chosen": unmasked.reward_chosen,
     **{f"beta_{b}/gap": m.margin / b for b, m in beta_runs.items()},
     **{f"beta_{b}/ranked_right": m.ranked_right for b, m in beta_runs.items()},
 }
 path = results.record(
-    "16_preference_dpo", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}", seconds=timer.seconds,
+    "16_preference_dpo", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}",
+    seconds=timer.seconds,
     extra={"beta": BETA, "dpo_lr": DPO_LR, "dpo_epochs": DPO_EPOCHS, "sft_epochs": SFT_EPOCHS,
            "n_train": len(train_records), "sft_seconds": sft_seconds, "dpo_seconds": dpo_seconds,
            "answers_after": dict(zip(questions, answers_after))},
@@ -454,12 +493,15 @@ if PROFILE == "ci":
     # 0.45-0.47. Reference = policy: logged loss 0.690-0.693, yet a margin of 0.41-0.53 against the
     # real reference. Log-ratio gap after 10 steps, beta 0.01 vs 1.0: 5.3/4.6/4.0 vs 2.9/2.0/2.4.
     results.check(metrics, {
-        "before/margin": (0.0, 0.0), "before/ranked_right": (0.0, 0.0), "before/loss": (0.6931, 0.6932),
+        "before/margin": (0.0, 0.0), "before/ranked_right": (0.0, 0.0),
+        "before/loss": (0.6931, 0.6932),
         "loss_at_step0": (0.6931, 0.6932),
         "after/margin": (0.6, 3.0), "after/ranked_right": (0.7, 1.0), "after/loss": (0.0, 0.55),
         "parity/max_abs_diff": (0.0, 1e-5), "parity/same_tokens": (1.0, 1.0),
         "drift/logged_loss_mean": (0.67, 0.72), "drift/margin_vs_reference": (0.2, 3.0),
     })
-    assert after.logp_ranked_right > before.logp_ranked_right, "DPO must raise the policy's own preference"
+    assert after.logp_ranked_right > before.logp_ranked_right, (
+        "DPO must raise the policy's own preference")
     assert abs(unmasked.margin - after.margin) < 1e-3, "the prompt's term cancels in the margin"
-    assert beta_runs[BETAS[1]].margin / BETAS[1] < beta_runs[BETAS[0]].margin / BETAS[0], "a large beta moves less"
+    assert beta_runs[BETAS[1]].margin / BETAS[1] < beta_runs[BETAS[0]].margin / BETAS[0], (
+        "a large beta moves less")

@@ -38,7 +38,7 @@
 # for the real model, measured on this machine, and on a GPU when there is one.
 
 # %% tags=["remove-cell"]
-# Installs the companion package when this notebook runs in Colab (bitsandbytes with the qlora extra).
+# Installs the companion package when this notebook runs in Colab (with the qlora extra).
 import sys
 
 if "google.colab" in sys.modules:
@@ -72,11 +72,15 @@ N_EVAL = ftcourse.choose(ci=40, full=100)  # held-out conversations (loss on the
 EPOCHS = ftcourse.choose(ci=3, full=1)
 BATCH_SIZE = ftcourse.choose(ci=16, full=8)
 MAX_LENGTH = ftcourse.choose(ci=128, full=512)
-LR = ftcourse.choose(ci=3e-2, full=2e-4)  # full: the QLoRA paper's 2e-4; ci: a random base needs larger steps
-RANK, ALPHA = ftcourse.choose(ci=8, full=64), 16  # full: the paper's r=64, alpha=16 on every linear layer
-MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)  # full: a few conversations are longer than MAX_LENGTH
+# full: the QLoRA paper's 2e-4; ci: a random base needs larger steps
+LR = ftcourse.choose(ci=3e-2, full=2e-4)
+# full: the paper's r=64, alpha=16 on every linear layer
+RANK, ALPHA = ftcourse.choose(ci=8, full=64), 16
+# full: a few conversations are longer than MAX_LENGTH
+MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)
 SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
-MEMORY_BATCH = 2  # sequences of MAX_LENGTH tokens in the one training step whose GPU memory is measured
+# sequences of MAX_LENGTH tokens in the one training step whose GPU memory is measured
+MEMORY_BATCH = 2
 BASE_SETTINGS = ftcourse.choose(ci={"init_std": 0.2}, full={})  # see "The model"
 timer = results.Timer()
 ftcourse.set_seed(SEED)
@@ -87,14 +91,16 @@ COMPUTE_DTYPE = PRECISION.autocast_dtype or torch.float32  # bfloat16 or float16
 bnbf = quant.bitsandbytes_functional()  # None without bitsandbytes
 HAS_BNB = bnbf is not None
 RUN_BNB = PROFILE == "full" and DEVICE.type == "cuda" and HAS_BNB
-print(f"profile={PROFILE} device={DEVICE} precision={PRECISION.name} bitsandbytes={HAS_BNB} torch {torch.__version__}")
+print(f"profile={PROFILE} device={DEVICE} precision={PRECISION.name} bitsandbytes={HAS_BNB} torch "
+      f"{torch.__version__}")
 
 # %%
 Markdown(
     f"**This page** was produced on the `{PROFILE}` profile: "
-    + ("generated instruction pairs and a tiny OPT with random weights, on a CPU; the numbers show the "
-       "mechanics, not the quality of a real model. The `full` profile runs `facebook/opt-350m` on "
-       "openassistant-guanaco, and the bitsandbytes + PEFT version on a GPU." if PROFILE == "ci" else
+    + ("generated instruction pairs and a tiny OPT with random weights, on a CPU; the numbers show "
+       "the mechanics, not the quality of a real model. The `full` profile runs "
+       "`facebook/opt-350m` on openassistant-guanaco, and the bitsandbytes + PEFT version on a GPU."
+       if PROFILE == "ci" else
        f"`facebook/opt-350m` on openassistant-guanaco, on {results.device_description()}.")
     + " Recorded runs are on the book's results page."
 )
@@ -138,10 +144,13 @@ def gib(n_bytes: float) -> str:
 
 with torch.device("meta"):
     big_models = {
-        "facebook/opt-350m": transformers.AutoModelForCausalLM.from_config(catalog.full_config("sft")),
-        "7B (Llama-2-7B sizes)": transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig()),
+        "facebook/opt-350m":
+            transformers.AutoModelForCausalLM.from_config(catalog.full_config("sft")),
+        "7B (Llama-2-7B sizes)":
+            transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig()),
     }
-rows = ["| model | parameters | method | weights GiB | gradients GiB | Adam states GiB | total GiB |",
+rows = ["| model | parameters | method | weights GiB | gradients GiB | Adam states GiB "
+        "| total GiB |",
         "|---|---|---|---|---|---|---|"]
 computed = {}
 for model_name, meta_model in big_models.items():
@@ -149,19 +158,21 @@ for model_name, meta_model in big_models.items():
     table = quant.training_memory(meta_model, n_lora)
     computed[model_name] = table
     for method, parts in table.items():
-        rows.append(f"| {model_name} | {count_parameters(meta_model).total / 1e6:,.0f}M | {method} | "
-                    f"{gib(parts['weights'])} | {gib(parts['gradients'])} | {gib(parts['optimizer'])} | "
-                    f"{gib(sum(parts.values()))} |")
+        rows.append(f"| {model_name} | {count_parameters(meta_model).total / 1e6:,.0f}M | {method} "
+                    f"| {gib(parts['weights'])} | {gib(parts['gradients'])} | "
+                    f"{gib(parts['optimizer'])} | {gib(sum(parts.values()))} |")
 Markdown("\n".join(rows))
 
 # %%
 seven = computed["7B (Llama-2-7B sizes)"]
 Markdown(
-    f"For the 7B model, full fine-tuning needs {gib(sum(seven['full fine-tuning'].values()))} GiB before a single "
-    f"activation. LoRA cuts the gradients and optimizer states to those of the adapters but still holds "
-    f"{gib(seven['LoRA']['weights'])} GiB of weights; QLoRA holds {gib(seven['QLoRA']['weights'])} GiB (the embeddings "
-    "and output layer stay in 16 bits, the adapters in float32), which is why a 7B model can be fine-tuned on a free "
-    "16 GB GPU. For OPT-350m the weights are small either way: there the activations of long sequences dominate."
+    f"For the 7B model, full fine-tuning needs {gib(sum(seven['full fine-tuning'].values()))} GiB "
+    "before a single activation. LoRA cuts the gradients and optimizer states to those of the "
+    f"adapters but still holds {gib(seven['LoRA']['weights'])} GiB of weights; QLoRA holds "
+    f"{gib(seven['QLoRA']['weights'])} GiB (the embeddings "
+    "and output layer stay in 16 bits, the adapters in float32), which is why a 7B model can be "
+    "fine-tuned on a free 16 GB GPU. For OPT-350m the weights are small either way: there the "
+    "activations of long sequences dominate."
 )
 
 # %% [markdown]
@@ -195,8 +206,8 @@ if HAS_BNB:
     print(f"largest difference from bitsandbytes' NF4 constants: {code_book_diff:.1e}")
 else:
     code_book_diff = float("nan")
-    print("bitsandbytes is not installed (pip install 'ftcourse[qlora]'): tests/test_quant.py compares "
-          "the code book with its 16 documented constants instead")
+    print("bitsandbytes is not installed (pip install 'ftcourse[qlora]'): tests/test_quant.py "
+          "compares the code book with its 16 documented constants instead")
 
 # %% [markdown]
 # The two agree to about 2e-7: bitsandbytes' constants were computed in float32 from an offset
@@ -270,7 +281,8 @@ print(f"{absmax.numel()} blocks of {quant.BLOCKSIZE}; first absmax {absmax[0]:.4
 half_gap = ((nf4[1:] - nf4[:-1]).max() / 2).item()
 bound = (half_gap * absmax).repeat_interleave(quant.BLOCKSIZE)[: weight.numel()].view(weight.shape)
 round_trip_within_bound = bool(((weight - restored).abs() <= bound * (1 + 1e-6)).all())
-print(f"every error within half the widest NF4 gap ({half_gap:.3f}) x its block's absmax: {round_trip_within_bound}")
+print(f"every error within half the widest NF4 gap ({half_gap:.3f}) x its block's absmax: "
+      f"{round_trip_within_bound}")
 
 # %% [markdown]
 # How the error depends on the code book and the block size, on this weight and on the same
@@ -287,7 +299,8 @@ def relative_error(w, code, blocksize):
 outlier = weight.clone()
 outlier.view(-1)[100] = 20 * weight.abs().max()
 errors = {}
-rows = ["| code | block size | bits per weight | error | error with one outlier |", "|---|---|---|---|---|"]
+rows = ["| code | block size | bits per weight | error | error with one outlier |",
+        "|---|---|---|---|---|"]
 for code_name, code in (("NF4", nf4), ("int4", int4)):
     for blocksize in (64, 1024, weight.numel()):
         bits = 4 + 32 / blocksize
@@ -300,11 +313,13 @@ Markdown("\n".join(rows))
 # %%
 e_nf4, e_int4 = errors[("NF4", 64)][0], errors[("int4", 64)][0]
 Markdown(
-    f"With blocks of 64, NF4's error is {e_nf4:.3f} of the weights' size against {e_int4:.3f} for evenly "
-    f"spaced levels. With a single scale for the whole matrix, the planted outlier raises NF4's error from "
-    f"{errors[('NF4', weight.numel())][0]:.3f} to {errors[('NF4', weight.numel())][1]:.3f}; with blocks of 64 "
-    f"from {errors[('NF4', 64)][0]:.3f} to {errors[('NF4', 64)][1]:.3f}. Smaller blocks cost more scales: "
-    "32 bits per block is half a bit per weight at 64, which is what double quantisation cuts."
+    f"With blocks of 64, NF4's error is {e_nf4:.3f} of the weights' size against {e_int4:.3f} for "
+    "evenly spaced levels. With a single scale for the whole matrix, the planted outlier raises "
+    f"NF4's error from {errors[('NF4', weight.numel())][0]:.3f} to "
+    f"{errors[('NF4', weight.numel())][1]:.3f}; with blocks of 64 from "
+    f"{errors[('NF4', 64)][0]:.3f} to {errors[('NF4', 64)][1]:.3f}. Smaller blocks cost more "
+    "scales: 32 bits per block is half a bit per weight at 64, which is what double quantisation "
+    "cuts."
 )
 
 # %% [markdown]
@@ -326,12 +341,12 @@ Markdown(f"```python\n{inspect.getsource(quant.double_quantize)}\n```")
 dq = quant.double_quantize(absmax)
 scales_back = quant.double_dequantize(dq)
 scale_error = ((absmax - scales_back).abs() / absmax).max().item()
-print(f"{absmax.numel()} scales -> {dq.indices.numel()} bytes + {dq.absmax.numel()} float32 + the offset "
-      f"{dq.offset.item():.4f}; largest relative error of a scale: {scale_error:.2e}")
+print(f"{absmax.numel()} scales -> {dq.indices.numel()} bytes + {dq.absmax.numel()} float32 + the "
+      f"offset {dq.offset.item():.4f}; largest relative error of a scale: {scale_error:.2e}")
 for double in (False, True):
-    print(f"double_quant={double!s:5}: {quant.bits_per_parameter(double_quant=double):.3f} bits per weight; "
-          f"fc1 takes {quant.quantized_bytes(weight.numel(), double_quant=double):,} bytes "
-          f"(float32: {4 * weight.numel():,}, 16-bit: {2 * weight.numel():,})")
+    print(f"double_quant={double!s:5}: {quant.bits_per_parameter(double_quant=double):.3f} bits "
+          f"per weight; fc1 takes {quant.quantized_bytes(weight.numel(), double_quant=double):,} "
+          f"bytes (float32: {4 * weight.numel():,}, 16-bit: {2 * weight.numel():,})")
 
 # %% [markdown]
 # ## A Linear layer in 4 bits
@@ -345,7 +360,8 @@ for double in (False, True):
 # as much memory as the unquantised model. The custom autograd function dequantises it again.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.Linear4bit)}\n{inspect.getsource(quant._Matmul4bit)}```")
+Markdown(f"```python\n{inspect.getsource(quant.Linear4bit)}\n"
+         f"{inspect.getsource(quant._Matmul4bit)}```")
 
 # %%
 fc1 = copy.deepcopy(fc1).cpu().requires_grad_(False)
@@ -357,10 +373,12 @@ layer_measured = fc1_4bit.weight_bytes()
 layer_computed = quant.quantized_bytes(weight.numel())
 saved_4bit = quant.saved_for_backward_bytes(fc1_4bit, x)
 dequantised = fc1_4bit.dequantize()
-saved_plain = quant.saved_for_backward_bytes(lambda t: nn.functional.linear(t, dequantised, fc1.bias), x)
+saved_plain = quant.saved_for_backward_bytes(lambda t: nn.functional.linear(t, dequantised,
+                                                                            fc1.bias), x)
 print(fc1_4bit)
 print(f"output error relative to the float32 layer: {layer_rel_error:.3f}")
-print(f"stored weight: measured {layer_measured:,} bytes, computed {layer_computed:,} (float32: {4 * weight.numel():,})")
+print(f"stored weight: measured {layer_measured:,} bytes, computed {layer_computed:,} (float32: "
+      f"{4 * weight.numel():,})")
 print(f"kept for the backward pass: {saved_plain:,} bytes with F.linear on the dequantised weight, "
       f"{saved_4bit:,} with Linear4bit")
 
@@ -381,13 +399,15 @@ if HAS_BNB:
     parity = {
         "same_absmax": float(torch.equal(bnb_state.absmax, absmax)),
         "same_indices_share": (bnb_indices == indices).float().mean().item(),
-        "dequantized_max_diff": (quant.dequantize_blockwise(bnb_indices, bnb_state.absmax, nf4, quant.BLOCKSIZE, weight.shape)
+        "dequantized_max_diff": (quant.dequantize_blockwise(bnb_indices, bnb_state.absmax, nf4,
+                                                            quant.BLOCKSIZE, weight.shape)
                                  - bnbf.dequantize_4bit(bnb_packed, bnb_state)).abs().max().item(),
     }
     print(parity)
 else:
     parity = {}
-    print("bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare (the tests skip it too)")
+    print("bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare (the tests skip "
+          "it too)")
 
 # %% [markdown]
 # ## QLoRA from scratch on the chapter's model
@@ -406,14 +426,17 @@ qlora_model = base_model(COMPUTE_DTYPE)
 bytes_before = quant.storage_bytes(qlora_model)
 quantized_names = quant.quantize_model(qlora_model, compute_dtype=COMPUTE_DTYPE)
 bytes_after = quant.storage_bytes(qlora_model)
-linear_weights = sum(m.in_features * m.out_features for n, m in base.named_modules() if n in quantized_names)
+linear_weights = sum(m.in_features * m.out_features for n, m in base.named_modules()
+                     if n in quantized_names)
 print(f"{len(quantized_names)} linear layers in NF4, e.g. {quantized_names[:3]}")
 print(f"model in memory: {bytes_before:,} bytes -> {bytes_after:,} "
-      f"({linear_weights:,} of {count_parameters(base).total:,} parameters are linear-layer weights)")
+      f"({linear_weights:,} of {count_parameters(base).total:,} parameters are linear-layer "
+      "weights)")
 quant.apply_qlora(qlora_model, RANK, ALPHA)
 qlora_counts = count_parameters(qlora_model)
 print(qlora_counts, "(the 4-bit weights are buffers, not counted)")
-snapshot = {k: v.clone() for k, v in qlora_model.state_dict().items() if k.endswith((".packed", ".absmax"))}
+snapshot = {k: v.clone() for k, v in qlora_model.state_dict().items()
+            if k.endswith((".packed", ".absmax"))}
 
 # %% [markdown]
 # Each run below: the held-out loss on the answers before and after training, with chapter 11's
@@ -425,9 +448,12 @@ runs, workdir = {}, Path(tempfile.mkdtemp(prefix="ftcourse-qlora-"))
 
 
 def sft_run(name, model):
-    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records, output_dir=workdir / name,
-                                   epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE, max_length=MAX_LENGTH,
-                                   seed=SEED, max_dropped=MAX_DROPPED, train_sampling_strategy=SAMPLING)
+    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records,
+                                   output_dir=workdir / name,
+                                   epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE,
+                                   max_length=MAX_LENGTH,
+                                   seed=SEED, max_dropped=MAX_DROPPED,
+                                   train_sampling_strategy=SAMPLING)
     before = trainer.evaluate()["eval_loss"]
     run_timer = results.Timer()
     trainer.train()
@@ -446,7 +472,8 @@ print(f"the 4-bit weights after training are bit for bit those before: {weights_
 # %%
 lora_model = base_model(COMPUTE_DTYPE)
 apply_lora(lora_model, quantized_names, rank=RANK, alpha=ALPHA)
-for module in lora_model.modules():  # the adapters train in float32 (LinearWithLoRA gives them the base's dtype)
+# the adapters train in float32 (LinearWithLoRA gives them the base's dtype)
+for module in lora_model.modules():
     if isinstance(module, LoRALayer):
         module.float()
 print(count_parameters(lora_model))
@@ -472,18 +499,22 @@ if RUN_BNB:
         load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
         bnb_4bit_compute_dtype=COMPUTE_DTYPE,
     )
-    bnb_model = hf.load_model("sft", quantization_config=bnb_config, device_map={"": DEVICE.index or 0},
+    bnb_model = hf.load_model("sft", quantization_config=bnb_config,
+                              device_map={"": DEVICE.index or 0},
                               dtype=COMPUTE_DTYPE)
     bnb_model = prepare_model_for_kbit_training(bnb_model, use_gradient_checkpointing=False)
-    bnb_model = get_peft_model(bnb_model, LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=0.0, bias="none",
-                                                     target_modules=quantized_names, task_type="CAUSAL_LM"))
+    bnb_model = get_peft_model(bnb_model,
+                               LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=0.0, bias="none",
+                                          target_modules=quantized_names, task_type="CAUSAL_LM"))
     bnb_model.print_trainable_parameters()
     print(f"bitsandbytes model in memory: {bnb_model.get_memory_footprint():,} bytes")
     sft_run("qlora_bitsandbytes", bnb_model)
 else:
     reason = ("this is the ci profile" if PROFILE != "full" else
-              "no CUDA GPU here" if DEVICE.type != "cuda" else "bitsandbytes is not installed (pip install 'ftcourse[qlora]')")
-    print(f"Skipped: the bitsandbytes + PEFT run needs the full profile, a CUDA GPU and bitsandbytes; {reason}. "
+              "no CUDA GPU here" if DEVICE.type != "cuda" else
+              "bitsandbytes is not installed (pip install 'ftcourse[qlora]')")
+    print("Skipped: the bitsandbytes + PEFT run needs the full profile, a CUDA GPU and "
+          f"bitsandbytes; {reason}. "
           "The from-scratch QLoRA above ran instead.")
 
 # %% [markdown]
@@ -499,24 +530,31 @@ else:
 n_lora = runs["qlora"]["trainable"]
 page_table = quant.training_memory(base, n_lora, quantized_names)
 measured_weights = {"full fine-tuning": quant.storage_bytes(base),
-                    "LoRA": quant.storage_bytes(lora_model), "QLoRA": quant.storage_bytes(qlora_model)}
+                    "LoRA": quant.storage_bytes(lora_model),
+                    "QLoRA": quant.storage_bytes(qlora_model)}
 measured_peak = {}
 if DEVICE.type == "cuda":
     texts = [r["prompt"] + r["completion"] for r in eval_records[:MEMORY_BATCH]]
-    batch = tokenizer(texts, return_tensors="pt", padding="max_length", truncation=True, max_length=MAX_LENGTH)
+    batch = tokenizer(texts, return_tensors="pt", padding="max_length", truncation=True,
+                      max_length=MAX_LENGTH)
     batch = {k: v.to(DEVICE) for k, v in batch.items()} | {"labels": batch["input_ids"].to(DEVICE)}
     for name, model in (("full fine-tuning", base.requires_grad_(True)), ("LoRA", lora_model),
-                        ("QLoRA", qlora_model), *((("QLoRA (bitsandbytes)", bnb_model),) if RUN_BNB else ())):
-        measured_peak[name] = quant.peak_training_memory(model, batch, autocast_dtype=PRECISION.autocast_dtype)
+                        ("QLoRA", qlora_model),
+                        *((("QLoRA (bitsandbytes)", bnb_model),) if RUN_BNB else ())):
+        measured_peak[name] = quant.peak_training_memory(model, batch,
+                                                         autocast_dtype=PRECISION.autocast_dtype)
     print({k: f"{v / 2**20:,.0f} MiB" for k, v in measured_peak.items()})
-rows = ["| method | weights (computed) | tensors in memory (measured) | with gradients and Adam (computed) | peak of a training step (GPU, measured) |",
+rows = ["| method | weights (computed) | tensors in memory (measured) "
+        "| with gradients and Adam (computed) | peak of a training step (GPU, measured) |",
         "|---|---|---|---|---|"]
 for method, parts in page_table.items():
     peak = f"{measured_peak[method] / 2**20:,.1f} MiB" if method in measured_peak else "-"
-    rows.append(f"| {method} | {parts['weights'] / 2**20:,.2f} MiB | {measured_weights[method] / 2**20:,.2f} MiB | "
-                f"{sum(parts.values()) / 2**20:,.2f} MiB | {peak} |")
+    rows.append(f"| {method} | {parts['weights'] / 2**20:,.2f} MiB | "
+                f"{measured_weights[method] / 2**20:,.2f} MiB | {sum(parts.values()) / 2**20:,.2f} "
+                f"MiB | {peak} |")
 if "QLoRA (bitsandbytes)" in measured_peak:
-    rows.append(f"| QLoRA (bitsandbytes) | | | | {measured_peak['QLoRA (bitsandbytes)'] / 2**20:,.1f} MiB |")
+    rows.append("| QLoRA (bitsandbytes) | | | | "
+                f"{measured_peak['QLoRA (bitsandbytes)'] / 2**20:,.1f} MiB |")
 Markdown("\n".join(rows))
 
 # %% [markdown]
@@ -529,12 +567,12 @@ Markdown("\n".join(rows))
 qlora, lora = runs["qlora"], runs["lora"]
 Markdown(
     f"On the `{PROFILE}` profile ({data.source}; {hf.describe('sft')}), QLoRA trained "
-    f"{qlora['trainable']:,} adapter parameters on a base whose linear layers are stored in 4 bits and "
-    f"moved the held-out loss from {qlora['eval_loss_before']:.2f} to {qlora['eval_loss_after']:.2f}; "
-    f"LoRA with the same rank on the unquantised base went from {lora['eval_loss_before']:.2f} to "
-    f"{lora['eval_loss_after']:.2f}. The 4-bit weights were bit for bit the same after training "
-    f"({weights_untouched}). Quantising the linear layers took the model's tensors from "
-    f"{bytes_before:,} to {bytes_after:,} bytes."
+    f"{qlora['trainable']:,} adapter parameters on a base whose linear layers are stored in 4 bits "
+    f"and moved the held-out loss from {qlora['eval_loss_before']:.2f} to "
+    f"{qlora['eval_loss_after']:.2f}; LoRA with the same rank on the unquantised base went from "
+    f"{lora['eval_loss_before']:.2f} to {lora['eval_loss_after']:.2f}. The 4-bit weights were bit "
+    f"for bit the same after training ({weights_untouched}). Quantising the linear layers took the "
+    f"model's tensors from {bytes_before:,} to {bytes_after:,} bytes."
 )
 
 # %% [markdown]
@@ -565,7 +603,8 @@ metrics = {
     "code_book/max_diff_bitsandbytes": code_book_diff if HAS_BNB else 0.0,
     "round_trip/within_bound": float(round_trip_within_bound),
     "error/nf4_block64": e_nf4, "error/int4_block64": e_int4,
-    "error/nf4_whole_outlier": errors[("NF4", weight.numel())][1], "error/nf4_block64_outlier": errors[("NF4", 64)][1],
+    "error/nf4_whole_outlier": errors[("NF4", weight.numel())][1],
+    "error/nf4_block64_outlier": errors[("NF4", 64)][1],
     "double_quant/max_scale_error": scale_error,
     "bits_per_parameter/double_quant": quant.bits_per_parameter(),
     "layer/measured_bytes": layer_measured, "layer/computed_bytes": layer_computed,
@@ -584,7 +623,8 @@ for method, parts in page_table.items():
 for method, peak in measured_peak.items():
     metrics[f"memory_peak_gpu/{method}"] = peak
 path = results.record(
-    "17_qlora", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}", seconds=timer.seconds,
+    "17_qlora", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}",
+    seconds=timer.seconds,
     extra={"epochs": EPOCHS, "n_train": len(train_records), "lr": LR, "rank": RANK, "alpha": ALPHA,
            "bitsandbytes_run": RUN_BNB, "computed_big_models": computed,
            "runs": runs},
@@ -598,14 +638,17 @@ if PROFILE == "ci":
         "double_quant/max_scale_error": (0.0, 0.01),
         "layer/relative_output_error": (0.0, 0.2),
         "layer/saved_for_backward_4bit": (0, 0),
-        "trainable/qlora": (14336, 14336),  # r (in + out) on 12 layers: 2 x (4 x 8 x 128 + 8 x 192 x 2)
+        # r (in + out) on 12 layers: 2 x (4 x 8 x 128 + 8 x 192 x 2)
+        "trainable/qlora": (14336, 14336),
         "trainable/lora": (14336, 14336),
         "eval_loss_before/qlora": (7.5, 10.0),
         "eval_loss_after/qlora": (0.0, 6.5),
         "eval_loss_after/lora": (0.0, 6.5),
     })
     assert e_nf4 < e_int4, "NF4 must beat evenly spaced levels on normal weights"
-    assert errors[("NF4", 64)][1] < errors[("NF4", weight.numel())][1], "blocks must contain an outlier"
+    assert errors[("NF4", 64)][1] < errors[("NF4", weight.numel())][1], (
+        "blocks must contain an outlier")
     assert bytes_after < bytes_before
     assert qlora["eval_loss_after"] < qlora["eval_loss_before"] - 2, "QLoRA must learn"
-    assert abs(qlora["eval_loss_after"] - lora["eval_loss_after"]) < 0.5, "QLoRA should land near LoRA"
+    assert abs(qlora["eval_loss_after"] - lora["eval_loss_after"]) < 0.5, (
+        "QLoRA should land near LoRA")

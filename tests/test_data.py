@@ -460,7 +460,8 @@ def test_make_loader_orders(vocab):
     flat = [n for batch in lengths for n in batch]
     assert flat == sorted(flat)
     shuffled = [
-        [y for labels, _ in data.make_loader(items, vocab, batch_size=8, shuffle=True, bucket=False, seed=s) for y in labels.tolist()]
+        [y for labels, _ in data.make_loader(items, vocab, batch_size=8, shuffle=True, bucket=False, seed=s)
+         for y in labels.tolist()]
         for s in (0, 0, 1)
     ]
     assert shuffled[0] == shuffled[1] != shuffled[2] and sorted(shuffled[0]) == list(range(50))
@@ -477,7 +478,8 @@ def test_split_loaders_follow_the_split_and_keep_the_test_set(vocab):
     dataset = data.TextClassificationData("toy", items, test, ["a", "b"], "generated")
     loaders = data.split_loaders(dataset, vocab, batch_size=8, max_length=6, seed=3)
     train, valid = data.train_valid_split(items, seed=3)
-    seen = {name: sorted(y for labels, _ in loader for y in labels.tolist()) for name, loader in loaders._asdict().items()}
+    seen = {name: sorted(y for labels, _ in loader for y in labels.tolist())
+            for name, loader in loaders._asdict().items()}
     assert seen["train"] == sorted(y for y, _ in train) and seen["valid"] == sorted(y for y, _ in valid)
     assert seen["test"] == sorted(y for y, _ in test)
     assert max(tokens.shape[1] for _, tokens in loaders.train) <= 6
@@ -541,7 +543,9 @@ def test_take_cuts_each_split_reproducibly_and_keeps_order():
 
 
 # --- Yelp and DatasetDicts -------------------------------------------------------------------------
-YELP_CSV = '"5","Great tacos!\\nFriendly staff, we will be back."\n"1","Cold food. The ""special"" was stale."\n"3","It was fine, nothing more."\n'
+YELP_CSV = ('"5","Great tacos!\\nFriendly staff, we will be back."\n'
+            '"1","Cold food. The ""special"" was stale."\n'
+            '"3","It was fine, nothing more."\n')
 
 
 def test_read_yelp_csv_reads_the_original_format(tmp_path):

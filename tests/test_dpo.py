@@ -163,7 +163,8 @@ def test_generated_preferences_have_a_learnable_rule():
     capitals = [p for p in train if "capital of" in p["prompt"] and p["kind"] == "wrong fact"]
     for p in capitals:
         country = p["chosen"].split()[3]
-        assert p["chosen"].endswith(corpora.instructions.CAPITALS[country] + ".") and not p["rejected"].endswith(corpora.instructions.CAPITALS[country] + ".")
+        capital = corpora.instructions.CAPITALS[country] + "."
+        assert p["chosen"].endswith(capital) and not p["rejected"].endswith(capital)
 
 
 def test_orca_rows_become_pairs_in_the_chat_format():

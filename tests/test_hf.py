@@ -193,7 +193,8 @@ def test_check_tokenizer_catches_the_empty_tokenizer_trap(tmp_path):
 
 @pytest.mark.parametrize(
     ("kind", "cased"),
-    [("bert", False), ("bert", True), ("distilbert", False), ("gpt2", True), ("opt", True), ("t5", True), ("xlm-roberta", True)],
+    [("bert", False), ("bert", True), ("distilbert", False), ("gpt2", True), ("opt", True), ("t5", True),
+     ("xlm-roberta", True)],
 )
 def test_trained_tokenizer_is_real_deterministic_and_round_trips(kind, cased, corpus):
     first = hf.train_tokenizer(kind, corpus, vocab_size=800, cased=cased)

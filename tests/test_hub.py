@@ -66,7 +66,8 @@ def test_the_first_loadable_copy_wins_and_every_failure_is_listed(monkeypatch):
 
 
 def test_download_file_narrows_its_errors(monkeypatch):
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", _raising(huggingface_hub.errors.LocalEntryNotFoundError("offline")))
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download",
+                        _raising(huggingface_hub.errors.LocalEntryNotFoundError("offline")))
     with pytest.raises(hub.HubUnavailableError, match="'train.parquet' of 'uoft-cs/cifar10'.*FTCOURSE_DATA_DIR"):
         hub.download_file("uoft-cs/cifar10", "train.parquet", repo_type="dataset", fix="Set FTCOURSE_DATA_DIR.")
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", _raising(AttributeError("a bug")))

@@ -130,7 +130,8 @@ def test_transformers_and_datasets_load_from_it(hub):
         tokenizer = transformers.AutoTokenizer.from_pretrained("acme/tiny-bert")
         ds = datasets.load_dataset("acme/reviews", "plain_text")
         converted = datasets.load_dataset("acme/reviews", revision="refs/convert/parquet")
-        print(json.dumps({"labels": model.config.id2label, "cls": tokenizer("the film")["input_ids"][0] == tokenizer.cls_token_id,
+        print(json.dumps({"labels": model.config.id2label,
+                          "cls": tokenizer("the film")["input_ids"][0] == tokenizer.cls_token_id,
                           "rows": ds.num_rows, "converted": list(converted["train"]["text"])}))
     """)
     assert out["labels"] == {"0": "NEGATIVE", "1": "POSITIVE"}

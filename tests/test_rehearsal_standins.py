@@ -78,7 +78,8 @@ def test_every_hub_id_the_full_profile_names_has_a_standin():
 
     named = {(spec.hub, "main") for role, spec in hf.MODELS.items() if role != "minilm"}
     named |= {(vision.RESNET18_HUB, "main"), (vision.CIFAR10_HUB, "main"), (lm.WIKITEXT_HUB[0], "main"),
-              (sft.GUANACO_HUB, "main"), ("Yelp/yelp_review_full", "main"), (ner.HUB_SOURCES[0][0], ner.HUB_SOURCES[0][1])}
+              (sft.GUANACO_HUB, "main"), ("Yelp/yelp_review_full", "main"),
+              (ner.HUB_SOURCES[0][0], ner.HUB_SOURCES[0][1])}
     named.add((preferences.ORCA_HUB, preferences.ORCA_REVISION))
     assert named <= set(standins.SOURCES), sorted(named - set(standins.SOURCES))
 

@@ -117,7 +117,8 @@ def tokenizers():
 
 
 @pytest.mark.parametrize("kind", ["bpe", "wordpiece"])
-@pytest.mark.parametrize("text", [CONVERSATION, "### Human: What is two plus six?### Assistant: Two plus six is eight."])
+@pytest.mark.parametrize(
+    "text", [CONVERSATION, "### Human: What is two plus six?### Assistant: Two plus six is eight."])
 def test_label_mask_supervises_exactly_the_answer(tokenizers, kind, text):
     tokenizer = tokenizers[kind]
     record = sft.to_prompt_completion(text)
@@ -134,7 +135,8 @@ def test_label_mask_supervises_exactly_the_answer(tokenizers, kind, text):
     unsupervised = [i for i in ids[:first] if i not in tokenizer.all_special_ids]
     assert unsupervised == prompt_tokens
     answer = tokenizer.decode(ids[first:], skip_special_tokens=True)
-    assert answer.split() == tokenizer.decode(tokenizer(record["completion"])["input_ids"], skip_special_tokens=True).split()
+    expected = tokenizer.decode(tokenizer(record["completion"])["input_ids"], skip_special_tokens=True)
+    assert answer.split() == expected.split()
     if kind == "bpe":
         assert ids[-1] == tokenizer.eos_token_id  # the model learns to stop
 

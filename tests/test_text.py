@@ -29,7 +29,8 @@ def test_rules_are_torchtexts_in_the_same_order():
     ("raw", "expected"),
     [
         # torchtext's own docstring example
-        ("You can now install TorchText using pip!", ["you", "can", "now", "install", "torchtext", "using", "pip", "!"]),
+        ("You can now install TorchText using pip!",
+         ["you", "can", "now", "install", "torchtext", "using", "pip", "!"]),
         # ' becomes " '  ": the apostrophe is its own token and splits the word
         ("don't", ["don", "'", "t"]),
         ("It's 'quoted'", ["it", "'", "s", "'", "quoted", "'"]),

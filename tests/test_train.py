@@ -31,7 +31,8 @@ def _loaders(seed=0):
         return torch.stack(y), torch.stack(x)
 
     data = TensorDataset(tokens, labels)
-    train = DataLoader(data, batch_size=32, shuffle=True, collate_fn=collate, generator=torch.Generator().manual_seed(seed))
+    train = DataLoader(data, batch_size=32, shuffle=True, collate_fn=collate,
+                       generator=torch.Generator().manual_seed(seed))
     valid = DataLoader(data, batch_size=64, collate_fn=collate)
     return train, valid
 

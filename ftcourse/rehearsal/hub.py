@@ -86,7 +86,8 @@ class Hub:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         if not self.root.is_dir():
-            raise FileNotFoundError(f"hub folder {self.root} does not exist: build it first (ftcourse.rehearsal.standins)")
+            raise FileNotFoundError(f"hub folder {self.root} does not exist: "
+                                    "build it first (ftcourse.rehearsal.standins)")
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str, str], Revision] = {}
 
@@ -231,7 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
             wanted = [p.strip("/") for p in form.get("paths", [])]
             expand = expand or form.get("expand", ["false"])[0].lower() == "true"
             dirs = rev.dirs()
-            out = [rev.files[p].tree(expand) if p in rev.files else {"type": "directory", "oid": _dir_oid(rev, p), "path": p}
+            out = [rev.files[p].tree(expand) if p in rev.files
+                   else {"type": "directory", "oid": _dir_oid(rev, p), "path": p}
                    for p in wanted if p in rev.files or p in dirs]
             return self._json(out)
         return self._error(404, None, f"no such endpoint on this loopback hub: {self.path}")

@@ -91,7 +91,8 @@ def run_chapter(notebook: Path, out: Path, env: dict[str, str], sizes: dict[str,
             "results": str(recorded) if recorded.is_file() else None, "set": sets}
 
 
-def rehearse(project: Path, out: Path, samples: Path | None, chapters: list[str] | None = None, jobs: int = 2) -> list[dict]:
+def rehearse(project: Path, out: Path, samples: Path | None, chapters: list[str] | None = None,
+             jobs: int = 2) -> list[dict]:
     notebooks = sorted((project / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     if chapters:
         notebooks = [nb for nb in notebooks if nb.stem[:2] in chapters or nb.stem in chapters]

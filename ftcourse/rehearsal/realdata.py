@@ -63,7 +63,8 @@ CHAPTERS: dict[str, dict] = {
     "10_ner": {
         "stands_in_for": "bert-base-cased",
         "data": "CoNLL-2003: conll2003/eng.train (14,041 sentences) as train; conll2003/eng.testa's first half "
-                "(1,625) as validation, its second half (1,625) as test (the samples hold no eng.testb); served as eriktks/conll2003's parquet branch",
+                "(1,625) as validation, its second half (1,625) as test (the samples hold no eng.testb); "
+                "served as eriktks/conll2003's parquet branch",
         "sizes": {"TRAIN_SENTENCES": 2000, "VALID_SENTENCES": 1000},
     },
     "15_deployment": {
@@ -139,7 +140,8 @@ def build_minilm_repo(root: Path, hub_id: str, minilm: Path) -> Path:
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / "README.md").write_text(
         f"# {hub_id} (real-data stand-in)\n\nHolds {MINILM}, not {hub_id}.\n"
-        + ("The classification head is new (random): the real checkpoint's is fine-tuned on SST-2.\n" if labels else ""))
+        + ("The classification head is new (random): the real checkpoint's is fine-tuned on SST-2.\n"
+           if labels else ""))
     return folder
 
 
@@ -173,7 +175,8 @@ def build_conll(root: Path, samples: Path) -> Path:
     folder = samples / "conll2003"
     missing = [name for name in ("eng.train", "eng.testa") if not (folder / name).is_file()]
     if missing:
-        raise FileNotFoundError(f"{folder} lacks {missing}: the real-data runs need CoNLL-2003's eng.train and eng.testa")
+        raise FileNotFoundError(f"{folder} lacks {missing}: "
+                                "the real-data runs need CoNLL-2003's eng.train and eng.testa")
     dev = ner.read_conll(folder / "eng.testa")
     half = len(dev) // 2
     return standins.build_conll(root, samples, {"train": ner.read_conll(folder / "eng.train"),
@@ -260,7 +263,8 @@ def run_seeds(project: Path, out: Path, samples: Path, results: Path, seeds: lis
         folder = out / f"seed{seed}"
         folder.mkdir(parents=True, exist_ok=True)
         for name in SEED_CHAPTERS:
-            env = {**os.environ, "FTCOURSE_CACHE": str(folder / "cache"), "FTCOURSE_RESULTS_DIR": str(folder / "results"),
+            env = {**os.environ, "FTCOURSE_CACHE": str(folder / "cache"),
+                   "FTCOURSE_RESULTS_DIR": str(folder / "results"),
                    "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1",
                    "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "FTCOURSE_GLOVE": SEED_GLOVE}
             command = [sys.executable, "-m", "ftcourse", "run", str(project / "notebooks" / f"{name}.ipynb"),
@@ -296,7 +300,8 @@ def collect_seeds(out: Path, samples: Path, results: Path, seeds: list[int], thr
                      "data": SEED_DATA, "data_folder": "../shared/data", "seed": seed,
                      "sizes": {**SEED_SETS, "SEED": seed}, "hardware": hardware(threads),
                      "command": seed_command(seed, threads).replace("<chapter>", name)}
-            record = finish_record(raw, extra, {str(samples.resolve()) + "/": "", str(samples.resolve()): "the data folder",
+            record = finish_record(raw, extra, {str(samples.resolve()) + "/": "",
+                                                str(samples.resolve()): "the data folder",
                                                 str(out): "<seeds out>"})
             (target / f"{name}.seed{seed}.json").write_text(json.dumps(record, indent=2) + "\n")
     return summarize(results, samples)
@@ -407,7 +412,8 @@ def load_runs(results: str | Path) -> list[dict]:
         run = json.loads(path.read_text(encoding="utf-8"))
         missing = [k for k in ("run", "model", "data", "sizes", "hardware") if k not in run.get("provenance", {})]
         if missing:
-            raise ValueError(f"{path} lacks provenance {missing}: write it with `python -m ftcourse.rehearsal.realdata run`")
+            raise ValueError(f"{path} lacks provenance {missing}: "
+                             "write it with `python -m ftcourse.rehearsal.realdata run`")
         runs.append(run)
     return runs
 
@@ -447,7 +453,8 @@ def methods_table(results: str | Path) -> str:
     rows = method_rows(results)
     if not rows:
         return "*No real-data run records a method's accuracy with its trainable parameters yet.*"
-    lines = ["| chapter | method | test accuracy | trainable parameters | model, data, sizes |", "|---|---|---|---|---|"]
+    lines = ["| chapter | method | test accuracy | trainable parameters | model, data, sizes |",
+             "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['chapter']} | {_cell(r['method'])} | {r['accuracy']:.3f} | {r['trainable_params']:,} "
                      f"| {_cell(r['data_source'])} |")
@@ -524,7 +531,8 @@ def ranking_sentence(summary: dict) -> str:
     if vocab and broken:
         words.append(
             f"What transfer has to carry is small here: {vocab['ag_news_train']:,} AG News articles to pre-train "
-            f"on (the source: {vocab['source_ag_news_train']:,}), {vocab['imdb_train_reviews']:,} IMDB training reviews (the "
+            f"on (the source: {vocab['source_ag_news_train']:,}), "
+            f"{vocab['imdb_train_reviews']:,} IMDB training reviews (the "
             f"source's: {vocab['source_imdb_train_reviews']:,}), and a GloVe vocabulary of "
             f"{vocab['glove_words']:,} words (the source: {vocab['source_glove_words']:,}) that covers "
             f"{vocab['ag_news_token_coverage']:.0%} of AG News tokens and {vocab['imdb_token_coverage']:.0%} of IMDB "

@@ -211,7 +211,8 @@ def build_wikitext(root: Path, samples: Path | None) -> Path:
         splits = {name: corpora.generate_lm_corpus(n, i) for i, (name, n) in
                   enumerate((("train", 400), ("validation", 50), ("test", 50)))}
     for split, rows in splits.items():
-        _parquet(folder / config / f"{split}-00000-of-00001.parquet", {"text": rows}, Features({"text": Value("string")}))
+        _parquet(folder / config / f"{split}-00000-of-00001.parquet", {"text": rows},
+                 Features({"text": Value("string")}))
     _write_readme(folder, repo, _configs_yaml(config, list(splits), config + "/{split}-*"))
     return folder
 
