@@ -29,7 +29,9 @@ def definition(obj) -> tuple[str, int, int]:
     try:
         relative = path.relative_to(_PACKAGE_ROOT).as_posix()
     except ValueError:
-        raise ValueError(f"{obj!r} is defined in {path}, outside ftcourse: show_code shows the course's own code") from None
+        raise ValueError(
+            f"{obj!r} is defined in {path}, outside ftcourse: show_code shows the course's own code"
+        ) from None
     if not relative.startswith("ftcourse/"):
         raise ValueError(f"{obj!r} is defined in {relative}, outside ftcourse: show_code shows the course's own code")
     return relative, start, start + len(lines) - 1

@@ -23,7 +23,8 @@ def test_the_link_names_the_file_and_lines_of_the_definition():
     relative, first, last = pages.definition(LoRALayer)
     lines = (ROOT / relative).read_text().splitlines()
     assert relative == "ftcourse/adapt/lora.py"
-    assert lines[first - 1].startswith("class LoRALayer") and last - first + 1 == len(inspect.getsource(LoRALayer).splitlines())
+    assert lines[first - 1].startswith("class LoRALayer")
+    assert last - first + 1 == len(inspect.getsource(LoRALayer).splitlines())
     assert pages.source_link(LoRALayer) == (
         f"[`LoRALayer`]({pages.REPOSITORY}/blob/{pages.REF}/ftcourse/adapt/lora.py#L{first}-L{last}) "
         "in `ftcourse/adapt/lora.py`")
