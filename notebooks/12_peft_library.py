@@ -363,7 +363,8 @@ if PROFILE == "ci":
     # Parameter counts are exact (20 x 64 = 1,280; LoRA r=8 on c_attn 64->192 and the two c_proj,
     # 64->64 and 256->64, in 2 blocks: 11,264). Measured with SEED 0: held-out loss prompt tuning
     # 8.60 -> 6.69, LoRA 8.69 -> 5.48 (ROUGE-L 0.07 and 0.28); reload and side-by-side
-    # differences 0.
+    # differences 0. Over SEED 0-4: LoRA's held-out loss 5.31-5.86, prompt tuning's 6.56-6.91,
+    # LoRA's ROUGE-L 0.13-0.28 (40 short answers: a few words more or less move it a lot).
     results.check(metrics, {
         "trainable_params/prompt_tuning": (1280, 1280),
         "trainable_params/lora": (11264, 11264),
@@ -375,7 +376,7 @@ if PROFILE == "ci":
         "eval_loss_before/lora": (7.5, 10.0),
         "eval_loss_after/lora": (0.0, 6.5),
         "eval_loss_after/prompt_tuning": (0.0, 7.8),
-        "rougeL/lora": (0.15, 1.0),
+        "rougeL/lora": (0.08, 1.0),
     })
     assert lo["eval_loss_after"] < pt["eval_loss_after"], (
         "LoRA, with more parameters, should fit better")
