@@ -379,6 +379,15 @@ Markdown(
 
 # %% [markdown]
 # ## Using the fine-tuned model
+#
+# Every test accuracy above came from `evaluate`: the share of correct predictions over a
+# loader, which `predictions` makes in evaluation mode (dropout off) and without gradients
+# (`ftcourse/train.py`, beside `fit`). The source's `predict` turns
+# one raw text into a label; ftcourse's takes several, encodes them exactly as in training
+# (same tokenizer, vocabulary and truncation) and refuses a text with no tokens:
+
+# %%
+pages.show_code(evaluate, predict)
 
 # %%
 reviews = ["An absolute delight: moving, funny and beautifully acted.",
