@@ -1,4 +1,5 @@
-"""Access to the Hugging Face hub, and the one error that says it is out of reach.
+"""Access to the Hugging Face hub, and the one error that says it is out of reach; pushing a
+fine-tuned model's weights to it (`push_to_hub`, chapter 05).
 
 Every model, tokenizer, dataset and file ftcourse takes from the hub on the `full` profile goes
 through `hub_errors()`: the exception types that mean "the hub or the network could not give
@@ -13,6 +14,10 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from torch import nn
 
 CONNECT_OR_CI = ("Connect to the internet (and unset HF_HUB_OFFLINE), or set FTCOURSE_PROFILE=ci to use the "
                  "offline stand-ins.")
@@ -93,7 +98,7 @@ def push_skip_reason(profile: str | None = None, token: str | None = None) -> st
     return None
 
 
-def push_to_hub(model, repo_id: str, *, token: str | None = None, trainable_only: bool = True,
+def push_to_hub(model: nn.Module, repo_id: str, *, token: str | None = None, trainable_only: bool = True,
                 private: bool = True, commit_message: str = "Upload fine-tuned weights") -> str:
     """Upload a model's weights to the hub model repository `repo_id` as `model.safetensors`
     (only the trained tensors by default: a head, adapters or LoRA); returns the repository's
