@@ -7,6 +7,7 @@ and `LeNet` (chapter 04).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -95,18 +96,39 @@ class TransformerClassifier(nn.Module):
         self.transformer_encoder = nn.TransformerEncoder(layer, num_layers=num_layers, enable_nested_tensor=False)
         self.classifier = nn.Linear(d_model, num_classes)
 
+    def stages(self, tokens: torch.Tensor, head: bool = True) -> Iterator[tuple[str, torch.Tensor]]:
+        """The forward pass one stage at a time, as (stage, output) pairs; chapter 02 prints the
+        shape after each. `forward` and `features` run these same stages."""
+        yield "token ids", tokens  # [batch, seq]
+        x = self.emb(tokens)
+        yield "GloVe embedding", x  # [batch, seq, d]
+        x = x * math.sqrt(self.d_model)
+        yield "scaled by sqrt(d)", x
+        x = self.pos_encoder(x)
+        yield "+ positional encoding", x
+        if not self.batch_first:  # the seeds' version, kept only to show its effect
+            x = self.transformer_encoder(x)
+            yield "encoder (no mask; reads dim 0 as the sequence)", x
+            x = x.mean(dim=1)
+            yield "mean over dim 1, padding included", x
+        else:
+            padding = tokens == self.pad_index
+            x = self.transformer_encoder(x, src_key_padding_mask=padding)
+            yield "encoder with padding mask", x  # [batch, seq, d]
+            keep = (~padding).unsqueeze(-1).to(x.dtype)
+            x = (x * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
+            yield "mean over real tokens", x  # [batch, d]
+        if head:
+            yield "linear head", self.classifier(x)  # [batch, classes]
+
     def features(self, tokens: torch.Tensor) -> torch.Tensor:
         """The pooled [batch, d_model] representation the head classifies."""
-        x = self.pos_encoder(self.emb(tokens) * math.sqrt(self.d_model))
-        if not self.batch_first:  # the seeds' version, kept only to show its effect
-            return self.transformer_encoder(x).mean(dim=1)
-        padding = tokens == self.pad_index
-        x = self.transformer_encoder(x, src_key_padding_mask=padding)
-        keep = (~padding).unsqueeze(-1).to(x.dtype)
-        return (x * keep).sum(dim=1) / keep.sum(dim=1).clamp(min=1.0)
+        *_, (_, pooled) = self.stages(tokens, head=False)
+        return pooled
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(tokens))
+        *_, (_, logits) = self.stages(tokens)
+        return logits
 
 
 class MeanEmbeddingClassifier(nn.Module):

@@ -48,12 +48,13 @@ import torch
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import data, plots, results
-from ftcourse.adapt import count_parameters, freeze, replace_head, unfreeze
+from ftcourse import data, pages, plots, results
+from ftcourse.adapt import count_parameters, freeze, replace_head, trainable_names, unfreeze
 from ftcourse.experiment import Run, compare, run_strategy, table
 from ftcourse.models import TransformerClassifier
+from ftcourse.tables import markdown_table
 from ftcourse.text import basic_english
-from ftcourse.train import evaluate, predict
+from ftcourse.train import evaluate, fit, predict
 from ftcourse.rehearsal import realdata
 
 # %% tags=["parameters"]
@@ -69,7 +70,17 @@ timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
 
+# %%
+pages.banner("02_transfer_learning")
+
 # %% [markdown]
+# Where the budget differs from the source's: the source trains every run for all 100 epochs
+# and keeps the epoch with the best validation accuracy; on `full`, `PATIENCE = 10` stops a run
+# after 10 epochs without a better one, which saves GPU time at the risk of missing a late gain
+# (the checkpoint is still chosen on validation). The source feeds whole reviews; on `full`,
+# `MAX_LEN = 512` cuts the few very long ones, whose attention cost grows with the square of
+# their length. On `ci`, 4 epochs on the small generated corpora keep the page under a minute.
+#
 # ## The data
 #
 # On the `full` profile these are the real datasets (downloaded, or read from
@@ -128,6 +139,15 @@ print("the source's row for 'the' is GloVe's", repr(glove.itos[the]))
 # reviews): batches are drawn from **buckets of similar length**, so little padding is computed,
 # and on `full` reviews are **truncated** to `MAX_LEN` tokens. The padding index is `<pad>`; the
 # source padded with 0, which is `<unk>`.
+#
+# `make_loader` tokenises every review once. `pad_batch` right-pads a batch's index lists to
+# its longest and `collate_fn` makes `(labels, tokens)` of them, the source's `collate_batch`
+# without the move to the GPU (`fit` moves batches to the model's device).
+# `BucketBatchSampler.batches` shuffles, sorts pools of 50 batches by length, cuts them and
+# shuffles the batch order, so each batch holds reviews of similar length:
+
+# %%
+pages.show_code(data.pad_batch, data.collate_fn, data.BucketBatchSampler.batches)
 
 # %%
 train_loader = data.make_loader(imdb_train, vocab, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
@@ -141,7 +161,11 @@ print("labels", labels[:8].tolist(), " tokens", tuple(batch.shape), " padding sh
 #
 # The source's `Net`: GloVe embeddings (frozen) scaled by $\sqrt{d}$, the positional encoding of
 # chapter 1, two encoder layers with two heads and a 128-wide feed-forward block, a mean over the
-# sequence, and a linear head.
+# sequence, and a linear head. `stages` runs the forward pass one step at a time, so that we can
+# look inside it; `forward` is its last output.
+
+# %%
+pages.show_code(TransformerClassifier)
 
 # %%
 model = TransformerClassifier(embeddings, num_classes=len(imdb.classes))
@@ -149,6 +173,33 @@ print(model)
 print(count_parameters(model))
 untrained_acc = evaluate(model, test_loader)
 print(f"untrained test accuracy: {untrained_acc:.3f} (chance is {1 / len(imdb.classes):.2f})")
+
+# %% [markdown]
+# ### One batch, shape by shape
+#
+# Seed 004 draws the path of a batch of 32 reviews padded to 50 tokens: `[32, 50]` to
+# `[32, 50, 100]` through the embedding, the positional encoding and the encoder, `[32, 100]`
+# after the mean, `[32, 2]` out of the head. Here is the same walk, printed from the validation
+# batch above as it goes through the (untrained) model, with the average length of one token's
+# vector after each step:
+
+# %%
+with torch.no_grad():
+    real = batch != vocab.pad_index
+    walk = [(stage, tuple(out.shape), out[real].norm(dim=-1).mean().item() if out.dim() == 3 else None)
+            for stage, out in model.stages(batch)]
+Markdown(markdown_table(walk, ["stage", "shape", "mean vector norm (real tokens)"], digits=2))
+
+# %% [markdown]
+# Why multiply by $\sqrt{d}$? The positional encoding of chapter 1 adds to every token a vector
+# of sines and cosines whose length is $\sqrt{d/2}$ whatever the position (5 for the 50-d
+# vectors of `ci`, about 7 for GloVe's 100).
+# In the original Transformer the embedding vectors are learned from a small initialisation and
+# are much shorter than that, so without the factor the position would drown out the word;
+# $\sqrt{d}$ brings them to the same scale. The source keeps the factor with GloVe vectors,
+# which are longer to begin with: compare the norms in the rows above, before and after the
+# scaling and after the encoding is added. The word vector dominates the sum, and the position
+# is a small perturbation of it.
 
 # %% [markdown]
 # ### The source's `batch_first` mistake
@@ -177,6 +228,17 @@ with torch.no_grad():
 # ## Training from scratch on IMDB
 
 # %% [markdown]
+# The training loop is the source's `train_model`, with what a reusable loop needs: one step
+# is zero the gradients, compute the logits, the cross-entropy loss, back-propagate, clip the
+# gradient norm to 0.1, step SGD at learning rate 1 (the source's recipe, `fit`'s defaults).
+# After each epoch it measures the validation accuracy and keeps the best weights, which it
+# restores at the end (the source saved them to a file). Only parameters with `requires_grad`
+# go to the optimiser, which is what makes freezing work below.
+
+# %%
+pages.show_code(fit)
+
+# %% [markdown]
 # Every strategy below is trained the same way, by `ftcourse.experiment.run_strategy`: count the
 # parameters, seed, train with `fit`, plot the curves, test once on the test set, and keep a
 # `Run` record of the figures for the comparison. It trains through `fit_cached`, `fit` that keeps
@@ -193,6 +255,10 @@ runs["scratch"] = run_strategy("scratch", scratch, train_loader, valid_loader, t
 
 # %% [markdown]
 # ## Pre-training on AG News
+#
+# The source trained its AG News model for 100 epochs on all 120,000 articles on a GPU and
+# reports **90.4%** test accuracy for it (0.9045; their figure). It then loads those weights
+# from a course bucket rather than training them in the notebook. Here the pre-training runs:
 
 # %%
 ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
@@ -214,6 +280,15 @@ runs["ag_news"] = run_strategy("ag_news", pretrained, *ag_loaders, title="AG New
 #
 # Each strategy starts from a copy of the AG News model and swaps its 4-class head for a fresh
 # 2-class one (`replace_head`). What differs is what stays frozen.
+#
+# Freezing is one flag per parameter: `requires_grad = False` keeps autograd from computing its
+# gradient, and `fit` hands only the parameters that still require one to the optimiser. The
+# source writes the loop over `model.parameters()` in each cell; ftcourse's `freeze` is that
+# loop, and `unfreeze` turns the flag back on for the parameters whose names match a pattern:
+
+# %%
+pages.show_code(freeze, unfreeze)
+
 
 # %%
 def from_pretrained():
@@ -231,6 +306,7 @@ runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders, title
 probe = from_pretrained()
 freeze(probe)
 unfreeze(probe, "classifier.*")
+print("trainable:", trainable_names(probe))
 runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders, title="linear probing (head only)",
                                     **recipe)
 
@@ -249,7 +325,10 @@ runs["probe_random_encoder"] = run_strategy("probe_random_encoder", control, *im
 
 # %% [markdown]
 # The source's partial case unfreezes `linear2` (the second feed-forward projection) of each
-# encoder layer. It also gives the new head 3 outputs for the 2-class task; ours has 2.
+# encoder layer. It also gives the new head 3 outputs for the 2-class task; ours has 2. And it
+# stops there: it builds that model as `Net(num_class=4)` without loading the AG News weights
+# into it, prints which parameters train, and never trains it, so the source has no result for
+# partial unfreezing. Ours starts from the AG News model and trains like the others:
 
 # %%
 partial = from_pretrained()
@@ -300,6 +379,15 @@ Markdown(
 
 # %% [markdown]
 # ## Using the fine-tuned model
+#
+# Every test accuracy above came from `evaluate`: the share of correct predictions over a
+# loader, which `predictions` makes in evaluation mode (dropout off) and without gradients
+# (`ftcourse/train.py`, beside `fit`). The source's `predict` turns
+# one raw text into a label; ftcourse's takes several, encodes them exactly as in training
+# (same tokenizer, vocabulary and truncation) and refuses a text with no tokens:
+
+# %%
+pages.show_code(evaluate, predict)
 
 # %%
 reviews = ["An absolute delight: moving, funny and beautifully acted.",
@@ -308,9 +396,21 @@ for review, label in zip(reviews, predict(full, reviews, vocab, imdb.classes, ma
     print(f"{label:16s} <- {review}")
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - A pre-trained network is a starting point: copy it, replace the head to fit the new labels
+#   (`replace_head`), and choose what trains by setting `requires_grad` (`freeze`, `unfreeze`).
+# - Full fine-tuning adapts everything; a linear probe trains a few hundred parameters and can only
+#   be as good as the frozen features; partial unfreezing sits in between. The control on an
+#   untrained encoder tells how much a probe owes to pre-training.
+# - Each stage of the model has a shape to check: `[batch, seq]` ids, `[batch, seq, d]` vectors
+#   through embedding, positional encoding and encoder, `[batch, d]` after the mean, `[batch, classes]`.
+# - Padding needs care twice: a mask so attention skips it, and a mean over real tokens only;
+#   and `batch_first` must match the tensors, or attention mixes the reviews of a batch.
+# - A gap between two strategies means something only when it is larger than the test set's
+#   noise; `compare` says so in words.
 
-# %%
+# %% tags=["hide-input"]
 path = results.record(
     "02_transfer_learning", runs=[runs[n] for n in strategies],
     controls=[untrained, runs["ag_news"], runs["probe_random_encoder"]],
@@ -318,7 +418,7 @@ path = results.record(
     seconds=timer.seconds, extra={"epochs": EPOCHS, "max_len": MAX_LEN},
 )
 metrics = results.load("02_transfer_learning")["metrics"]
-print(path.name, metrics)
+print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
     # Untrained near chance; every trained model well above it (measured with SEED 0: scratch
     # 0.84, AG News 0.90, full fine-tuning 0.75, linear probing 0.78, partial 0.76; over seeds

@@ -46,7 +46,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import copy
-import inspect
 import tempfile
 from pathlib import Path
 
@@ -54,12 +53,13 @@ import torch
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import data, plots, results
+from ftcourse import data, pages, plots, results
 from ftcourse.adapt import count_parameters, freeze, replace_head, trainable_names, unfreeze
 from ftcourse.adapt.adapters import AdaptedLinear, BottleneckAdapter, add_adapters, load_adapters, save_adapters
 from ftcourse.experiment import compare, run_strategy, table
 from ftcourse.models import TransformerClassifier
 from ftcourse.runcache import fit_cached
+from ftcourse.tables import markdown_table
 from ftcourse.train import evaluate, predictions
 from ftcourse.rehearsal import realdata
 
@@ -77,7 +77,16 @@ timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
 
+# %%
+pages.banner("03_adapters")
+
 # %% [markdown]
+# The budgets are chapter 2's: on `full`, the source's 100 epochs, with `PATIENCE = 10` stopping
+# a run after 10 epochs without a better validation accuracy (the source always runs all 100 and
+# keeps the best epoch; stopping saves GPU time and may miss a late gain) and `MAX_LEN = 512`
+# cutting the few very long reviews (the source keeps them whole); on `ci`, 4 epochs on the
+# small generated corpora keep the page under a minute.
+#
 # ## The pre-trained model
 #
 # The same data, vocabulary, GloVe embedding and AG News pre-training as in chapter 2, with the
@@ -116,10 +125,13 @@ print(f"AG News test accuracy {ag_acc:.3f}; {count_parameters(pretrained)}")
 # with $W_{\text{down}} \in \mathbb{R}^{b \times d}$ and $W_{\text{up}} \in \mathbb{R}^{d \times b}$
 # for a bottleneck $b \ll d$. Its parameter count is $2db + d + b$. The source's `FeatureAdapter`
 # and `Adapted` are ftcourse's `BottleneckAdapter` and `AdaptedLinear` (the old names are kept as
-# aliases). This is the code that runs:
+# aliases). `BottleneckAdapter` is the detour with its residual connection; `AdaptedLinear`
+# keeps a pre-trained `Linear` as it is and passes its output through an adapter, so it can
+# take the place of that `Linear` inside a layer without the layer noticing. This is the code
+# that runs:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(BottleneckAdapter)}\n{inspect.getsource(AdaptedLinear)}```")
+pages.show_code(BottleneckAdapter, AdaptedLinear)
 
 # %% [markdown]
 # ### Initialisation: start from the pre-trained model
@@ -145,8 +157,7 @@ def adapted_copy(seed_init: bool) -> TransformerClassifier:
 
 
 labels, tokens = next(iter(ag_loaders.test))
-init_rows = ["| adapters initialised as | max change of any logit | AG News test accuracy |", "|---|---|---|"]
-init_rows.append(f"| (no adapters) | 0 | {ag_acc:.3f} |")
+init_rows = [("(no adapters)", "0", ag_acc)]
 init = {}
 with torch.no_grad():
     reference = pretrained.eval()(tokens)
@@ -154,8 +165,8 @@ with torch.no_grad():
         m = adapted_copy(seed_init)
         change = (m(tokens) - reference).abs().max().item()
         init[seed_init] = {"change": change, "accuracy": evaluate(m, ag_loaders.test)}
-        init_rows.append(f"| {name} | {change:.3g} | {init[seed_init]['accuracy']:.3f} |")
-Markdown("\n".join(init_rows))
+        init_rows.append((name, f"{change:.3g}", init[seed_init]["accuracy"]))
+Markdown(markdown_table(init_rows, ["adapters initialised as", "max change of any logit", "AG News test accuracy"]))
 
 # %% [markdown]
 # With zero-initialised up-projections the outputs are the pre-trained ones up to float rounding
@@ -175,9 +186,17 @@ Markdown(
 # ## Inserting adapters for IMDB
 #
 # As in the source: start from the AG News model, swap the 4-class head for a new 2-class one,
-# freeze everything, then wrap `linear1` and `linear2` of both encoder layers. `add_adapters`
-# does the wrapping and the freezing, and leaves trainable only the adapters and the modules
-# named in `train_modules` (here the new head). We count the parameters at each step:
+# freeze everything, then wrap `linear1` and `linear2` of both encoder layers. The source does
+# the wrapping by hand, layer by layer (`layers[n].linear1 = Adapted(layers[n].linear1, ...)`).
+# `add_adapters` finds the targets by name in `named_modules()` (a target that matches no
+# `Linear` raises, naming the ones there are), puts an `AdaptedLinear` in each one's place, and
+# freezes everything but the adapters and the modules named in `train_modules` (here the new head):
+
+# %%
+pages.show_code(add_adapters)
+
+# %% [markdown]
+# We count the parameters at each step:
 
 # %%
 def from_pretrained() -> TransformerClassifier:
@@ -194,8 +213,8 @@ steps.append(("after freezing everything", count_parameters(adapted)))
 wrapped = add_adapters(adapted, targets=("linear1", "linear2"), bottleneck=BOTTLENECK, train_modules=("classifier",))
 steps.append((f"after adding {len(wrapped)} adapters (bottleneck {BOTTLENECK}) + training the head",
               count_parameters(adapted)))
-Markdown("\n".join(["| step | trainable | total | trainable share |", "|---|---|---|---|"]
-                   + [f"| {s} | {c.trainable:,} | {c.total:,} | {c.percent:.2f}% |" for s, c in steps]))
+Markdown(markdown_table([(s, c.trainable, c.total, f"{c.percent:.2f}%") for s, c in steps],
+                        ["step", "trainable", "total", "trainable share"]))
 
 # %%
 print(adapted.transformer_encoder.layers[0].linear1)
@@ -299,9 +318,18 @@ Markdown(
 )
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - An adapter is a small bottleneck with a residual connection, inserted after a frozen layer;
+#   only the adapters and the new head train, a small share of the network on large models.
+# - Initialisation matters: with a zero up-projection the adapted model starts as the
+#   pre-trained one; the source's random one changes every output before training starts.
+# - Inserting adapters is module surgery: find the `Linear`s by name, wrap each in place, freeze
+#   the rest, and check the trainable count against the formula $2db + d + b$ per adapter.
+# - The pre-trained weights do not change, so a task is stored as a small file of adapter and
+#   head weights, loaded into a fresh copy of the shared base with identical predictions.
 
-# %%
+# %% tags=["hide-input"]
 measured = {"accuracy/ag_news": ag_acc, "init/zero_max_change": init[False]["change"],
             "init/seed_max_change": init[True]["change"], "init/seed_ag_news_accuracy": init[True]["accuracy"],
             "adapters/reload_identical": float(same_predictions), "adapters/base_unchanged": float(unchanged)}
@@ -312,7 +340,7 @@ path = results.record(
     extra={"epochs": EPOCHS, "max_len": MAX_LEN, "bottleneck": BOTTLENECK, "file_bytes": sizes},
 )
 metrics = results.load("03_adapters")["metrics"]
-print(path.name, metrics)
+print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
     results.check(metrics, {
         "accuracy/ag_news": (0.8, 1.0),

@@ -50,7 +50,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import copy
-import inspect
 import io
 import shutil
 import tempfile
@@ -59,10 +58,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from IPython.display import Code, Markdown
+from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import data, plots, results, vision
+from ftcourse import data, pages, plots, results, vision
 from ftcourse.adapt import count_parameters, freeze, replace_head
 from ftcourse.adapt.lora import (
     LinearWithLoRA,
@@ -75,6 +74,7 @@ from ftcourse.adapt.lora import (
 )
 from ftcourse.experiment import Run, compare, run_strategy, table
 from ftcourse.models import LeNet, MeanEmbeddingClassifier
+from ftcourse.tables import markdown_table
 from ftcourse.train import evaluate, predict, predictions
 
 # %% tags=["parameters"]
@@ -96,30 +96,46 @@ timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
 
+# %%
+pages.banner("04_lora_from_scratch")
+
 # %% [markdown]
+# Where the budget differs from the source's: the source trains its text classifiers for 300
+# epochs (on a GPU, loading the results from checkpoints); on `full` we run 100, and
+# `PATIENCE = 10` stops a run 10 epochs after its best validation accuracy, which cuts the GPU
+# time of the five text runs of this page to a third or less (`--set EPOCHS=300 PATIENCE=None`
+# runs the source's budget). The source trains nothing for its LeNet, so the `CNN_*` budgets have no
+# counterpart there. On `ci`, 10 epochs on the small generated corpora keep the page under a minute.
+#
 # ## Rank: how much of the space a matrix can reach
 #
 # The rank of a matrix is the number of independent directions its columns span. Every output
 # $M x$ is a combination of $M$'s columns, so it lands in that span, its **column space**. The
 # source illustrates this with 3-row matrices: $B$ and $B'$ (`B_`, 3x2) each span a plane in 3-D
-# space; $A$ (2x5) has rank 2; the product $C = B'A$ has 5 columns, yet they all lie in $B'$'s
-# plane, so $C$ has rank 2 too. A product of a 3x1 and a 1x5 matrix reaches only a line: rank 1.
+# space; $A$ (2x5) has rank 2; the product $C = BA$ (the source's `C = B @ A`) has 5 columns,
+# yet they all lie in $B$'s plane, so $C$ has rank 2 too. A product of a 3x1 and a 1x5 matrix
+# reaches only a line: rank 1.
 
 # %%
 B = np.array([[1, 0], [0, 1], [0, 0]])
 B_ = np.array([[1, 0], [-2, 1], [0, 1]])
 A = np.array([[1, 1, -1, 1, 0], [-2, 2, 2, 0, 1]])
-C = B_ @ A
+C = B @ A
 rank_one = np.array([[1], [-1], [0.5]]) @ np.array([[1, -2, 0.5, 2, -1]])
-for name, m in [("B", B), ("B_", B_), ("A", A), ("C = B_ @ A", C), ("rank-one product", rank_one)]:
+for name, m in [("B", B), ("B_", B_), ("A", A), ("C = B @ A", C), ("rank-one product", rank_one)]:
     print(f"{name:16s} shape {m.shape}  rank {np.linalg.matrix_rank(m)}")
 print("C's columns:\n", C)
 
-fig = plt.figure(figsize=(12, 4))
-for i, (m, title) in enumerate([(B_, "B_: 2 columns, rank 2"), (C, "C = B_ A: 5 columns, rank 2"),
-                                 (rank_one, "3x1 @ 1x5: rank 1")]):
-    plots.plot_column_space(m, ax=fig.add_subplot(1, 3, i + 1, projection="3d"), title=title)
+fig = plt.figure(figsize=(16, 4))
+for i, (m, title) in enumerate([(B, "B: 2 columns, rank 2"), (B_, "B_: another plane, rank 2"),
+                                 (C, "C = B A: 5 columns, rank 2"), (rank_one, "3x1 @ 1x5: rank 1")]):
+    plots.plot_column_space(m, ax=fig.add_subplot(1, 4, i + 1, projection="3d"), title=title)
 fig.tight_layout()
+
+# %% [markdown]
+# $B$ has a zero third row, so its plane is the floor $z = 0$, and every column of $C = BA$ has
+# a zero third entry: five columns, all on that floor. $B'$ spans a tilted plane; $B'A$ would
+# lie in it instead. Either way the product cannot leave the plane of its left factor.
 
 # %% [markdown]
 # The same holds at any size. Multiply a random $128 \times r$ matrix by a random $r \times 100$
@@ -141,11 +157,10 @@ for r in (1, 2, 4, 8, 100):
 # 4096-wide layer of a 7B-parameter language model.
 
 # %%
-rows = ["| layer | d x k | full update | rank r | LoRA r(d+k) | ratio |", "|---|---|---|---|---|---|"]
-for name, d, k, r in [("text classifier fc1 (100-d GloVe)", 128, 100, 2), ("LeNet fc2", 84, 120, 2),
-                      ("BERT-base query", 768, 768, 8), ("7B model projection", 4096, 4096, 8)]:
-    rows.append(f"| {name} | {d} x {k} | {d * k:,} | {r} | {r * (d + k):,} | {d * k / (r * (d + k)):.0f}x |")
-Markdown("\n".join(rows))
+layers = [("text classifier fc1 (100-d GloVe)", 128, 100, 2), ("LeNet fc2", 84, 120, 2),
+          ("BERT-base query", 768, 768, 8), ("7B model projection", 4096, 4096, 8)]
+rows = [(name, f"{d} x {k}", d * k, r, r * (d + k), f"{d * k / (r * (d + k)):.0f}x") for name, d, k, r in layers]
+Markdown(markdown_table(rows, ["layer", "d x k", "full update", "rank r", "LoRA r(d+k)", "ratio"]))
 
 # %% [markdown]
 # ## The LoRA layers
@@ -155,10 +170,16 @@ Markdown("\n".join(rows))
 # $B$ is `[rank, out_dim]`, so the update is `x @ A @ B`). This is the package's code:
 
 # %%
-Code(inspect.getsource(LoRALayer), language="python")
+pages.show_code(LoRALayer)
+
+# %% [markdown]
+# The forward pass computes `(x @ A * scaling) @ B`: the input first goes down to $r$ numbers
+# per token, then back up to $d$. That costs $r(k + d)$ multiplications per token and never
+# builds the $k \times d$ matrix $AB$; `delta_weight` builds it only when it is needed, to merge.
+# `LinearWithLoRA` holds the frozen layer and the `LoRALayer` side by side and adds their outputs:
 
 # %%
-Code(inspect.getsource(LinearWithLoRA), language="python")
+pages.show_code(LinearWithLoRA)
 
 # %% [markdown]
 # Beyond the source's version: `merge()`/`unmerge()` fold the update into the frozen weight and
@@ -399,7 +420,15 @@ print(f"merged {merged_names}: max |merged - unmerged| = {merge_diff:.2e}; after
 # The source saves $A$, $B$, alpha and the output layer in four pickled files and re-assigns them
 # by hand. `save_lora` writes the LoRA weights, their scale and the modules named in `include`
 # to one safetensors file (no pickled code, written atomically), with the rank and convention as
-# metadata; `load_lora` wraps the same layers of a freshly built model and loads them.
+# metadata; `load_lora` wraps the same layers of a freshly built model and loads them:
+
+# %%
+pages.show_code(save_lora, load_lora)
+
+# %% [markdown]
+# The source's cells do the same by hand: save `A`, `B`, `alpha` and the output layer, then
+# build the model, wrap `fc1` again, and assign the saved tensors to the new layer's attributes.
+# One file with its metadata cannot get the rank or the scale out of step with the weights.
 
 # %%
 workdir = Path(tempfile.mkdtemp(prefix="ftcourse-04-"))
@@ -534,9 +563,20 @@ Markdown(
 )
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - A product of a $d \times r$ and an $r \times k$ matrix has rank at most $r$: LoRA learns a
+#   weight change restricted to $r$ directions, with $r(d + k)$ numbers instead of $dk$.
+# - `LinearWithLoRA` keeps the pre-trained layer frozen and adds $s\,x A B$; with $B = 0$ at the
+#   start, the wrapped model is exactly the pre-trained one.
+# - The scale is a convention ($s = \alpha$ in the source, $\alpha / r$ in the paper and PEFT), and
+#   together with the optimiser it decides whether the update moves at all.
+# - After training the update merges into the weight (no cost at inference), and only $A$, $B$
+#   and the head need saving: a file of a few kilobytes beside the shared pre-trained model.
+# - LoRA wraps any `Linear`, in a text classifier or a CNN; whether it beats a small model trained
+#   from scratch depends on the task, the data and the budget: read the two verdicts above.
 
-# %%
+# %% tags=["hide-input"]
 measured = {
     "lora_params/fc1": lora_fc1_params,
     "lora/update_norm": delta_norm,
@@ -559,7 +599,7 @@ path = results.record(
            "alpha": ALPHA, "convention": CONVENTION, "cnn_epochs": CNN_EPOCHS, "cnn_adapt_train": CNN_ADAPT_TRAIN},
 )
 metrics = results.load("04_lora_from_scratch")["metrics"]
-print(path.name, metrics)
+print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
     # Measured with SEED 0 (seeds 1 and 2 in brackets): scratch 0.796 (0.782, 0.780), LoRA 0.783
     # (0.753, 0.781), head only 0.765 (0.752, 0.771), AG News 0.861; LoRA update norm 0.74 (0.08,

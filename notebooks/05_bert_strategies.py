@@ -46,17 +46,17 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
-
 import matplotlib.pyplot as plt
 import torch
 import transformers
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import bert, catalog, data, hf, plots, results
-from ftcourse.adapt import count_parameters
+from ftcourse import bert, catalog, data, hf, hub, pages, plots, results
+from ftcourse.adapt import add_bert_adapters, apply_lora, bert_adapter_targets, count_parameters
+from ftcourse.adapt.inject import replace_module, select_linears
 from ftcourse.experiment import compare, run_strategy, table
+from ftcourse.tables import markdown_table
 from ftcourse.train import predict
 from ftcourse.rehearsal import realdata
 
@@ -88,7 +88,14 @@ ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__} "
       f"transformers {transformers.__version__}")
 
+# %%
+pages.banner("05_bert_strategies", ROLE)
+
 # %% [markdown]
+# The source builds its four models but trains none of them, so the training budgets below
+# have no counterpart there; Part 2 explains the recipe, and the parameters cell why `full`
+# trains on 8,000 of the reviews.
+#
 # What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
 # takes seconds):
 
@@ -144,22 +151,52 @@ print(f"total: {total:,}")
 # each step:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(bert.build_classifier)}\n```")
+pages.show_code(bert.build_classifier)
+
+# %% [markdown]
+# Two calls do the surgery. **Adapters**: `bert_adapter_targets` walks `named_modules()` and
+# finds, in every layer, the output projection of the attention block (`attention.output.dense`)
+# and of the feed-forward block (`output.dense`); `add_bert_adapters` wraps each of them in
+# chapter 3's `AdaptedLinear`, so the adapter acts on the block's output before BERT adds the
+# residual and applies its LayerNorm, then freezes all but the adapters and the head:
 
 # %%
-anatomy = {}
-rows = ["| strategy | step | trainable | total | trainable % |", "|---|---|---|---|---|"]
+pages.show_code(bert_adapter_targets, add_bert_adapters)
+
+# %% [markdown]
+# **LoRA**: seed 000's `get_lora_model` loops over `named_modules()`, finds the layers named
+# `query` and `value`, and sets a `LoRALinear` in their place with `setattr` on the parent
+# module. `apply_lora` does the same in three steps: `select_linears` is the walk (a target
+# matches a name exactly, as a suffix or as a glob, and a target that matches nothing raises),
+# `replace_module` is the `setattr` on the parent, and chapter 4's `LinearWithLoRA` is the wrapper:
+
+# %%
+pages.show_code(apply_lora, select_linears, replace_module)
+
+# %%
+anatomy, first_layer = {}, {}
+rows = []
 for strategy in bert.STRATEGIES:
     model, stages = bert.build_classifier(bert_base, strategy, num_classes=2, bottleneck=BOTTLENECK,
                                           rank=RANK, alpha=ALPHA)
-    for step, c in stages.items():
-        rows.append(f"| {strategy} | {step} | {c.trainable:,} | {c.total:,} | {c.percent:.2f}% |")
+    rows += [(strategy, step, c.trainable, c.total, f"{c.percent:.2f}%") for step, c in stages.items()]
     anatomy[strategy] = stages[list(stages)[-1]]
+    first_layer[strategy] = model.base_model.encoder.layer[0]
     del model
 lora_only = anatomy["lora"].trainable - anatomy["head_only"].trainable
 adapter_only = anatomy["adapters"].trainable - anatomy["head_only"].trainable
 del bert_base
-Markdown("\n".join(rows))
+Markdown(markdown_table(rows, ["strategy", "step", "trainable", "total", "trainable %"]))
+
+# %% [markdown]
+# Here is the first of BERT-base's twelve layers after each operation, printed. With adapters,
+# `attention.output.dense` and `output.dense` have become `AdaptedLinear`s, each holding the
+# original `Linear` and a `BottleneckAdapter` (768 -> 64 -> 768); with LoRA, `query` and `value`
+# have become `LinearWithLoRA`s, holding the frozen `Linear` and the rank-8 `LoRALayer`. Every
+# other module is the pre-trained one, untouched:
+
+# %%
+print("adapters:", first_layer["adapters"], "\nLoRA:", first_layer["lora"], sep="\n")
 
 # %% [markdown]
 # What the numbers are made of:
@@ -329,7 +366,7 @@ print(tokenizer.decode(input_ids[0][attention_mask[0].bool()])[:300])
 # training goes on from the random state the new head was drawn with).
 
 # %%
-runs = {}
+runs, trained = {}, {}
 for strategy in bert.STRATEGIES:
     ftcourse.set_seed(SEED)
     model, stages = bert.build_classifier(encoder, strategy, num_classes=2, bottleneck=BOTTLENECK,
@@ -339,8 +376,8 @@ for strategy in bert.STRATEGIES:
     optimizer = torch.optim.AdamW(params, lr=LR[strategy], weight_decay=0.01)
     runs[strategy] = run_strategy(strategy, model, train_loader, valid_loader, test_loader, seed=None, cache=False,
                                   plot=False, epochs=EPOCHS, optimizer=optimizer, clip=CLIP)
-    if strategy == "full":
-        full_model = model
+    trained[strategy] = model
+full_model = trained["full"]
 
 # %%
 fig, axes = plt.subplots(1, len(runs), figsize=(4 * len(runs), 3.2))
@@ -396,11 +433,40 @@ for review, label in zip(reviews, predict(full_model, reviews, tokenizer, imdb.c
 # %% [markdown]
 # At the accuracies above some answers will be wrong, more so on `ci`, where the model has seen a
 # couple of hundred generated reviews whose wording differs from these.
-
-# %% [markdown]
-# ## Record the results
+#
+# ## Sharing the result on the hub
+#
+# Seed 000 ends by pushing its classifier to the Hugging Face hub (`save_model_to_hf(model,
+# 'new_model')`, which fails there with "403 Forbidden: You don't have the rights to create a
+# model under the namespace": a token may only write to its owner's namespace).
+# `ftcourse.hub.push_to_hub` uploads the weights that were trained (for LoRA, the low-rank
+# matrices and the head: the small file that, with the public pre-trained encoder, rebuilds the
+# model) as safetensors to a repository you own. It needs a write token in `HF_TOKEN`; without
+# one, and always on `ci`, the cell says why it does not push:
 
 # %%
+REPO_ID = "your-username/bert-imdb-lora"  # a repository in your own namespace
+skip = hub.push_skip_reason()
+if skip:
+    print(f"not pushed: {skip}")
+else:
+    print("pushed:", hub.push_to_hub(trained["lora"], REPO_ID))
+
+# %% [markdown]
+# ## What we learned
+#
+# - BERT-base's 109 million parameters are embeddings, twelve identical layers (attention,
+#   feed-forward, two LayerNorms) and a pooler; counting needs only the config, not the weights.
+# - `[CLS]` opens every input and `[SEP]` closes each sentence; the pooler is a dense layer and
+#   `tanh` on `[CLS]`, which seed 000's head does not use.
+# - The four strategies differ only in what trains: everything, the head, adapters after each
+#   block, or low-rank updates of query and value. Adapters and LoRA are module surgery: walk
+#   `named_modules()`, wrap the chosen `Linear`s, freeze the rest.
+# - Trainable share is a storage and memory question as much as an accuracy one: a LoRA task is
+#   a file of about a megabyte beside one shared encoder.
+# - With a few hundred test reviews, gaps of a few points between strategies are within noise.
+
+# %% tags=["hide-input"]
 measured = {
     "count/named_parameters": len(named),
     "count/params_2d": matrices,
@@ -419,7 +485,7 @@ path = results.record(
            "test_size": len(test)},
 )
 metrics = results.load("05_bert_strategies")["metrics"]
-print(path.name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in metrics.items()})
+print(f"recorded {len(metrics)} metrics in {path.name}")
 # The anatomy counts are exact on every profile (the source documents' figures).
 results.check(metrics, {
     "count/named_parameters": (199, 199),

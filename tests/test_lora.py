@@ -485,3 +485,13 @@ def test_gpt2_lora_matches_peft_fan_in_fan_out():
             target.lora_B["default"].weight.copy_(lora.B.T)
     theirs.eval()
     assert torch.allclose(ours(ids).logits, theirs(ids).logits, atol=1e-4)
+
+
+def test_a_lora_layer_prints_its_settings_even_on_the_meta_device():
+    assert "rank=2, alpha=4, scaling=2 (peft)" in repr(LoRALayer(6, 5, 2, 4.0))
+    with torch.device("meta"):
+        layer = LinearWithLoRA(torch.nn.Linear(6, 5), rank=2, alpha=4.0)
+    assert "rank=2, alpha=4, scaling=2 (peft)" in repr(layer)
+    with torch.device("meta"):
+        layer = LinearWithLoRA(torch.nn.Linear(6, 5), rank=2, alpha=4.0, convention="seed002")
+    assert "rank=2, alpha=4, scaling=4 (seed002)" in repr(layer)

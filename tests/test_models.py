@@ -53,6 +53,23 @@ def test_transformer_classifier_seed_shapes_and_counts():
     assert counts.total == counts.trainable + 400_002 * 100  # the embedding is frozen
 
 
+def test_stages_walk_the_seed_shapes_and_end_in_the_forward_output():
+    # Seed 004's walk: [32, 50] -> [32, 50, 100] (x3) -> encoder [32, 50, 100] -> [32, 100] -> [32, 2].
+    torch.manual_seed(0)
+    model = TransformerClassifier(torch.randn(60, 100), num_classes=2).eval()
+    tokens = torch.randint(2, 60, (32, 50))
+    tokens[:, 40:] = model.pad_index
+    with torch.no_grad():
+        stages = list(model.stages(tokens))
+        shapes = [tuple(out.shape) for _, out in stages]
+        assert shapes == [(32, 50)] + [(32, 50, 100)] * 4 + [(32, 100), (32, 2)]
+        assert [name for name, _ in stages][-1] == "linear head"
+        assert torch.equal(stages[2][1], stages[1][1] * 10.0)  # sqrt(100)
+        assert torch.equal(stages[-1][1], model(tokens))
+        assert torch.equal(stages[-2][1], model.features(tokens))
+        assert len(list(model.stages(tokens, head=False))) == len(stages) - 1
+
+
 def test_padding_does_not_change_the_prediction():
     model = _model()
     tokens = torch.tensor([[5, 6, 7, 8]])

@@ -84,9 +84,15 @@ class LoRALayer(AdapterModule):
         return delta.to(self.A.dtype)
 
     def extra_repr(self) -> str:
+        # a model built on the meta device (chapter 05 counts BERT-base that way) has no values to
+        # read: its scale is then the one its convention sets
+        if self.scaling.is_meta:
+            scaling = f"{self.alpha / self.rank if self.convention == 'peft' else self.alpha:g}"
+        else:
+            scaling = f"{self.scaling.item():g}"
         return (
             f"in_dim={self.A.shape[0]}, out_dim={self.B.shape[1]}, rank={self.rank}, "
-            f"alpha={self.alpha:g}, scaling={self.scaling.item():g} ({self.convention})"
+            f"alpha={self.alpha:g}, scaling={scaling} ({self.convention})"
         )
 
 
