@@ -242,7 +242,8 @@ print("labels   :", batch["labels"][0].tolist())
 picked = (batch["labels"][0] != -100).nonzero().flatten().tolist()
 Markdown("The positions picked in the first block:\n\n" + markdown_table(
     [(pos, *(f"`{t}`" for t in tokenizer.convert_ids_to_tokens(
-        [int(original[0, pos]), int(batch["input_ids"][0, pos])])), int(batch["labels"][0, pos]))
+        [int(original[0, pos]), int(batch["input_ids"][0, pos])])),
+      str(int(batch["labels"][0, pos])))  # a token id, shown without a thousands separator
      for pos in picked],
     ["position", "original", "model input", "label"]))
 
