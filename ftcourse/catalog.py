@@ -133,7 +133,7 @@ CHAPTERS: dict[str, dict[str, tuple[str, ...]]] = {
     "06_inference_cookbook": {
         "models": ("sentiment", "generation", "translation", "fill_mask", "language_detection"), "data": (),
     },
-    "07_bert_mlm_pretraining": {"models": ("fill_mask",), "data": ("wikitext",)},
+    "07_bert_mlm_pretraining": {"models": ("fill_mask", "sft"), "data": ("wikitext",)},
     "08_pytorch_loop": {"models": ("bert_cased",), "data": ("yelp",)},
     "09_trainer": {"models": ("distilbert",), "data": ("ag_news",)},
     "10_ner": {"models": ("bert_cased",), "data": ("conll2003",)},

@@ -127,6 +127,22 @@ def train_loop(
     return history
 
 
+def fine_tune(model: nn.Module, train_loader, *, lr: float, epochs: int = 1, warmup_steps: int = 0,
+              **loop_kwargs) -> History:
+    """Chapter 08's recipe in one call: AdamW at `lr` on the trainable parameters, a learning rate
+    that falls linearly to zero over all steps, then `train_loop` (`loop_kwargs` go to it)."""
+    from transformers import get_scheduler
+
+    if lr <= 0:
+        raise ValueError(f"lr must be positive, got {lr}; the chapters use 5e-5 for a pretrained encoder")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=warmup_steps,
+                              num_training_steps=epochs * len(train_loader))
+    return train_loop(model, train_loader, optimizer, scheduler, epochs=epochs, **loop_kwargs)
+
+
 def _accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
     from torchmetrics.classification import MulticlassAccuracy
 
@@ -315,6 +331,35 @@ class FeatureHead(nn.Module):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+
+def feature_loader(features: Features, pooling: str, *, batch_size: int = 32, shuffle: bool = False,
+                   seed: int = 0) -> torch.utils.data.DataLoader:
+    """A DataLoader over one split's pre-computed features (`"cls"` or `"mean"` vectors) and labels,
+    shuffled from `seed` when `shuffle`. Chapter 09."""
+    return torch.utils.data.DataLoader(
+        FeatureDataset(features.pooled(pooling), features.labels),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        generator=torch.Generator().manual_seed(seed) if shuffle else None,
+    )
+
+
+def train_feature_head(features: Mapping[str, Features], pooling: str, num_classes: int, *, lr: float = 1e-3,
+                       epochs: int = 20, seed: int = 0, **loop_kwargs) -> tuple[FeatureHead, History]:
+    """Feature extraction's cheap half (chapter 09): a `FeatureHead` trained with `fine_tune` on the
+    `pooling` vectors of `features["train"]`, validated on `features["validation"]` each epoch."""
+    from ftcourse._env import set_seed
+
+    missing = {"train", "validation"} - set(features)
+    if missing:
+        raise KeyError(f"features lacks the splits {sorted(missing)}: pass extract_features' output per split")
+    set_seed(seed)
+    head = FeatureHead(features["train"].pooled(pooling).shape[-1], num_classes)
+    history = fine_tune(head, feature_loader(features["train"], pooling, shuffle=True, seed=seed), lr=lr,
+                        epochs=epochs, eval_loader=feature_loader(features["validation"], pooling),
+                        num_classes=num_classes, **loop_kwargs)
+    return head, history
+
 __all__ = [
     "FeatureDataset",
     "FeatureHead",
@@ -325,7 +370,10 @@ __all__ = [
     "confusion_matrix",
     "evaluate_accuracy",
     "extract_features",
+    "feature_loader",
+    "fine_tune",
     "mean_pool",
     "tokenize_dataset",
+    "train_feature_head",
     "train_loop",
 ]

@@ -40,23 +40,24 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
-
 import numpy as np
 import torch
-from IPython.display import Code
 
 import ftcourse
-from ftcourse import plots, results
+from ftcourse import pages, plots, results
 from ftcourse.models import PositionalEncoding, sinusoidal_encoding
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 D_MODEL = 100  # the size of the GloVe vectors the seeds use
+# the source's table holds 5,000 positions; 200 on ci are enough for every check below
 MAX_LEN = ftcourse.choose(ci=200, full=5000)
 timer = results.Timer()
 ftcourse.set_seed(0)
 print(f"profile={PROFILE}  d_model={D_MODEL}  max_len={MAX_LEN}  torch {torch.__version__}")
+
+# %%
+pages.banner("01_positional_encoding")
 
 # %% [markdown]
 # ## The encoding, as ftcourse computes it
@@ -64,7 +65,7 @@ print(f"profile={PROFILE}  d_model={D_MODEL}  max_len={MAX_LEN}  torch {torch.__
 # This is the function the models of the course use (shown from the package, so there is one copy):
 
 # %%
-Code(inspect.getsource(sinusoidal_encoding), language="python")
+pages.show_code(sinusoidal_encoding)
 
 # %% [markdown]
 # `div_term` is $1/10000^{2i/d}$ computed as $\exp(-2i \ln(10000)/d)$, which avoids raising a
@@ -125,6 +126,9 @@ print("PE[0]·PE[p] for p = 0, 1, 2, 5, 10, 50:", np.round(similarity[[0, 1, 2, 
 # `[batch, seq_len, d_model]`, followed by dropout.
 
 # %%
+pages.show_code(PositionalEncoding)
+
+# %%
 layer = PositionalEncoding(D_MODEL, max_len=MAX_LEN, dropout=0.0)
 embeddings = torch.zeros(2, 7, D_MODEL)
 out = layer(embeddings)
@@ -151,9 +155,18 @@ except RuntimeError as error:
 print("ftcourse's version:", tuple(sinusoidal_encoding(10, d_odd).shape))
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - Self-attention ignores order; a fixed sinusoidal encoding added to the word vectors gives
+#   every position its own pattern of sines and cosines, slow and fast.
+# - ftcourse's `sinusoidal_encoding` matches the formula evaluated term by term to float32
+#   rounding.
+# - For any offset $k$ one linear map takes the encoding of $pos$ to that of $pos+k$: relative
+#   positions are easy for attention to use.
+# - `PositionalEncoding` keeps the table as a buffer: it moves with the model and trains nothing.
+# - The source's version breaks on an odd embedding size; ours handles it.
 
-# %%
+# %% tags=["hide-input"]
 metrics = {"max_abs_error": max_abs_error, "rotation_residual": rotation_residual}
 path = results.record(
     "01_positional_encoding", metrics, data_source="none (computed)", seconds=timer.seconds

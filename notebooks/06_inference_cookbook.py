@@ -54,7 +54,6 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
 import math
 import warnings
 
@@ -66,7 +65,7 @@ from IPython.display import Markdown
 from transformers import pipeline
 
 import ftcourse
-from ftcourse import corpora, hf, inference, results
+from ftcourse import corpora, hf, inference, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.data import make_loader
 from ftcourse.train import fit
@@ -76,13 +75,20 @@ transformers.logging.set_verbosity_error()  # keep the pages free of load-time n
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
-SENTIMENT_EPOCHS = ftcourse.choose(ci=3, full=0)  # the full model is already fine-tuned on SST-2
+# The source trains nothing here: its hub model is already fine-tuned on SST-2. Only the random
+# ci stand-in is trained, for 3 epochs on 600 generated reviews, so its answers mean something.
+SENTIMENT_EPOCHS = ftcourse.choose(ci=3, full=0)
 SENTIMENT_TRAIN, SENTIMENT_TEST = ftcourse.choose(ci=(600, 300), full=(0, 300))
+# The source capped the total length at 50 tokens (prompt included); we count only new tokens,
+# 40 on full (about the source's 50 minus its prompts) and 12 on ci, where the text is random.
 MAX_NEW_TOKENS = ftcourse.choose(ci=12, full=40)
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 DEVICE = 0 if torch.cuda.is_available() else -1  # pipeline()'s device: GPU 0, or the CPU
 print(f"profile={PROFILE} transformers {transformers.__version__} torch {torch.__version__}")
+
+# %%
+pages.banner("06_inference_cookbook")
 
 # %% [markdown]
 # `ftcourse.hf` resolves each *role* to a model per profile, so the code below is the same on
@@ -156,7 +162,7 @@ print(classifier(text))
 # the attention mask keeping the padding out):
 
 # %%
-Markdown(f"```python\n{inspect.getsource(inference.classify_manually)}\n```")
+pages.show_code(inference.classify_manually)
 
 # %% [markdown]
 # We compare the two paths on held-out generated reviews: same label, same probability (to
@@ -222,7 +228,7 @@ for sentence in ["An absolute delight: moving, funny and beautifully acted.",
 # re-reads the whole sequence; `generate` caches and is faster, with the same result):
 
 # %%
-Markdown(f"```python\n{inspect.getsource(inference.greedy_generate)}\n```")
+pages.show_code(inference.greedy_generate)
 
 # %%
 gpt_tokenizer = hf.load_tokenizer("generation")
@@ -284,7 +290,7 @@ print(f"greedy: by hand = generate = pipeline: {greedy_agree}; "
 # By hand: find the mask's position, take the logits there, softmax over the vocabulary, top-k.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(inference.fill_mask_manually)}\n```")
+pages.show_code(inference.fill_mask_manually)
 
 # %%
 bert_tokenizer = hf.load_tokenizer("fill_mask")
@@ -406,9 +412,19 @@ Markdown(
 )
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - Every inference task is the same four steps: tokenize, run the model to get logits,
+#   post-process (softmax, argmax or sampling, decoding), map to something readable.
+# - `pipeline()` runs exactly those steps: by hand and pipeline agree label for label and token
+#   for token, given the same model and tokenizer objects.
+# - The label names live in the model's config (`id2label`); nothing needs writing out by hand.
+# - Greedy decoding repeats itself on a real model; sampling breaks the loops and needs a seed
+#   to repeat.
+# - An encoder-decoder (T5) reads the prompt once and generates from a start token; a causal
+#   model (GPT-2) re-reads its own output.
 
-# %%
+# %% tags=["hide-input"]
 path = results.record(
     "06_inference_cookbook", metrics,
     data_source=f"models: {'; '.join(hf.describe(r) for r in ROLES)}; "
@@ -416,7 +432,7 @@ path = results.record(
     seconds=timer.seconds, extra={"sentiment_epochs": SENTIMENT_EPOCHS,
                                   "max_new_tokens": MAX_NEW_TOKENS},
 )
-print(path.name, metrics)
+print("recorded", path.name)
 if PROFILE == "ci":
     # Both paths must agree exactly on every task. The random stand-in guesses (measured with
     # SEED 0: 0.493 before training) and the trained one does not (0.877 after 3 epochs; 0.88-0.92

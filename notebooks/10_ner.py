@@ -47,7 +47,6 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
 import tempfile
 import warnings
 from collections import Counter
@@ -60,15 +59,17 @@ from IPython.display import Markdown
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
 import ftcourse
-from ftcourse import catalog, hf, ner, results
+from ftcourse import catalog, hf, ner, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.rehearsal import realdata
+from ftcourse.tables import markdown_table
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
 MODEL_ROLE = ftcourse.choose(ci="minilm", full="bert_cased")  # full: bert-base-cased, as the source
-TRAIN_SENTENCES = ftcourse.choose(ci=400, full=2000)  # the source's 2,000-sentence subset
+# the source's 2,000-sentence subset; 400 on ci keep the chapter within its minute
+TRAIN_SENTENCES = ftcourse.choose(ci=400, full=2000)
 VALID_SENTENCES = ftcourse.choose(ci=200, full=1000)
 EPOCHS = 1
 BATCH_SIZE, EVAL_BATCH_SIZE = 8, 16  # the source's
@@ -88,6 +89,9 @@ print(f"profile={PROFILE} device={ftcourse.device()} model: {hf.describe(MODEL_R
 
 # %%
 Markdown(catalog.budget_markdown("10"))
+
+# %%
+pages.banner("10_ner", MODEL_ROLE)
 
 # %% [markdown]
 # ## The data
@@ -176,20 +180,19 @@ example = next(s for s in train_sentences
 encoded = tokenizer(example["tokens"], is_split_into_words=True)
 word_ids = encoded.word_ids()
 aligned = ner.align_labels(word_ids, example["ner_tags"])
-rows = ["| piece | word_id | word | label |", "|---|---|---|---|"]
-for piece, word, label in zip(tokenizer.convert_ids_to_tokens(encoded["input_ids"]), word_ids,
-                              aligned):
-    word_text = "" if word is None else example["tokens"][word]
-    rows.append(f"| `{piece}` | {word} | {word_text} | "
-                f"{label_names[label] if label >= 0 else label} |")
-Markdown("\n".join(rows))
+pieces = tokenizer.convert_ids_to_tokens(encoded["input_ids"])
+Markdown(markdown_table(
+    [(f"`{piece}`", word, None if word is None else example["tokens"][word],
+      label_names[label] if label >= 0 else label)
+     for piece, word, label in zip(pieces, word_ids, aligned)],
+    ["piece", "word_id", "word", "label"]))
 
 # %% [markdown]
 # The alignment, from `ftcourse.ner` (the source's `tokenize_and_align_labels` loop, with
 # a check that the labels and the word ids come from the same sentence):
 
 # %%
-Markdown(f"```python\n{inspect.getsource(ner.align_labels)}\n```")
+pages.show_code(ner.align_labels)
 
 # %% [markdown]
 # `tokenize_and_align` applies it to a batch of sentences, for `Dataset.map`:
@@ -274,16 +277,13 @@ print("validation at the end of each epoch:",
 prediction = trainer.predict(test_set)
 scores = ner.ner_metrics(prediction.predictions, prediction.label_ids, label_names)
 per_type = ner.per_entity_metrics(prediction.predictions, prediction.label_ids, label_names)
-rows = ["| entities | precision | recall | F1 | entities in the test split |",
-        "|---|---|---|---|---|"]
-for kind, r in per_type.items():
-    rows.append(f"| {kind} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | "
-                f"{r['support']:,} |")
-rows.append(f"| **all** | {scores['precision']:.3f} | {scores['recall']:.3f} | {scores['f1']:.3f} "
-            f"| {sum(r['support'] for r in per_type.values()):,} |")
-rows.append(f"| all, untrained | {untrained_scores['precision']:.3f} | "
-            f"{untrained_scores['recall']:.3f} | {untrained_scores['f1']:.3f} | |")
-Markdown("\n".join(rows))
+columns = ("precision", "recall", "f1")
+rows = [(kind, *(r[c] for c in columns), int(r["support"])) for kind, r in per_type.items()]
+rows.append(("**all**", *(scores[c] for c in columns),
+             sum(int(r["support"]) for r in per_type.values())))
+rows.append(("all, untrained", *(untrained_scores[c] for c in columns), None))
+Markdown(markdown_table(rows, ["entities", "precision", "recall", "F1",
+                               "entities in the test split"]))
 
 # %% [markdown]
 # Token accuracy is a poor guide here: most words are `O`, so a model can label most tokens right
@@ -311,7 +311,7 @@ Markdown(
 # both for raw text, cutting each entity's text from the original string:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(ner.predict_tags)}\n```")
+pages.show_code(ner.predict_tags)
 
 # %% [markdown]
 # Test sentences with the gold tags and the model's, entities in brackets. The word-level tags
@@ -365,9 +365,19 @@ for text in ["Talks between Ravelmi Tordo and officials of Kalomar Holdings ende
     print("   ", ner.predict_entities(text, model, tokenizer))
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - NER is token classification: one of 9 IOB2 tags per word, from a linear head on each token's
+#   vector.
+# - Tags belong to words, the model sees word pieces: the first piece carries the word's tag, the
+#   rest get -100 and the loss skips them (`align_labels`); predicting reverses it.
+# - `DataCollatorForTokenClassification` pads the labels with -100 too, so padding never counts.
+# - Entity F1 (seqeval) is the score that matters: an entity counts only when all its words and
+#   its type are right, while token accuracy is inflated by the many `O` words.
+# - Reading the wrong sentences shows the typical errors: names cut in pieces and right words
+#   with the wrong type.
 
-# %%
+# %% tags=["hide-input"]
 metrics = {
     "f1/overall": scores["f1"],
     "precision": scores["precision"],
@@ -381,7 +391,7 @@ path = results.record(
     extra={"model": hf.describe(MODEL_ROLE), "per_type": per_type, "untrained": untrained_scores,
            "train_sentences": len(train_set), "epochs": EPOCHS, "lr": LR, "batch_size": BATCH_SIZE},
 )
-print(path.name, {k: round(v, 4) for k, v in metrics.items()})
+print("recorded", path.name)
 if PROFILE == "ci":
     # Untrained near zero, the fine-tuned model far above it (measured with SEED 0: untrained F1
     # 0.067, fine-tuned 0.949, precision 0.936, recall 0.963, LOC the weakest type at 0.882; with

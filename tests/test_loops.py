@@ -73,6 +73,33 @@ def test_train_loop_learns_and_runs_the_schedule_to_zero():
     assert loops.evaluate_accuracy(head, _loader(x[200:], y[200:]), 3) == pytest.approx(history.val_acc[-1])
 
 
+def test_fine_tune_is_the_written_out_recipe_in_one_call():
+    _, written_out, _, (x, y) = _train(epochs=3, seed=2)
+    torch.manual_seed(2)
+    head = loops.FeatureHead(4, 3, dropout=0.0)
+    history = loops.fine_tune(head, _loader(x[:200], y[:200], shuffle=True, seed=2), lr=0.05, epochs=3,
+                              eval_loader=_loader(x[200:], y[200:]), num_classes=3, progress=False)
+    assert history.steps == 3 * 13
+    assert history.loss == pytest.approx(written_out.loss) and history.val_acc == written_out.val_acc
+    with pytest.raises(ValueError, match="lr must be positive"):
+        loops.fine_tune(head, _loader(x, y), lr=0.0)
+
+
+def test_train_feature_head_learns_from_features_and_repeats_for_a_seed():
+    x, y = _toy_data(300)
+    split = {name: loops.Features(x[a:b], -x[a:b], y[a:b])
+             for name, (a, b) in {"train": (0, 200), "validation": (200, 300)}.items()}
+    head, history = loops.train_feature_head(split, "mean", 3, lr=0.05, epochs=4, progress=False)
+    assert isinstance(head, loops.FeatureHead) and head.fc.in_features == 4
+    assert history.steps == 4 * 7 and history.val_acc[-1] > 0.8  # 200 rows in batches of 32
+    _, again = loops.train_feature_head(split, "mean", 3, lr=0.05, epochs=4, progress=False)
+    assert again.loss == history.loss
+    preds, labels = predictions(head, loops.feature_loader(split["validation"], "mean", shuffle=True))
+    assert (preds == labels).float().mean() == pytest.approx(history.val_acc[-1])
+    with pytest.raises(KeyError, match="validation"):
+        loops.train_feature_head({"train": split["train"]}, "cls", 3)
+
+
 def test_train_loop_is_deterministic_for_a_seed():
     _, first, _, _ = _train(epochs=2, seed=3)
     _, second, _, _ = _train(epochs=2, seed=3)
