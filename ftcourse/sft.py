@@ -95,6 +95,34 @@ def make_prompt(question: str) -> str:
     return f"{HUMAN} {question}{ASSISTANT}"
 
 
+# Seed 001's toy SFT data for a fintech assistant (its section 8), in its own
+# "Instruction: ...\nAnswer: ..." format, and the two prompts it generates from.
+FINTECH_TOY = (
+    "Instruction: Summarize the benefit of automatic savings.\n"
+    "Answer: It helps users build funds effortlessly over time.",
+    "Instruction: Explain KYC in one line.\n"
+    "Answer: KYC is the identity verification required by financial institutions.",
+    "Instruction: Write a friendly reminder about overdraft fees.\n"
+    "Answer: Remember to maintain your balance to avoid overdraft fees.",
+)
+FINTECH_PROMPTS = (
+    "Write a one-sentence product description for a fintech savings app:",
+    "Instruction: Write a friendly one-line savings tip.\nAnswer:",
+)
+
+
+def instruction_to_guanaco(text: str) -> str:
+    """An "Instruction: ...\nAnswer: ..." text (seed 001's toy format) as a guanaco conversation,
+    so the same prompt/completion split applies to it (chapter 11)."""
+    head, sep, answer = text.partition("\nAnswer:")
+    if not sep or not head.startswith("Instruction:"):
+        raise ValueError(f"expected 'Instruction: ...\\nAnswer: ...', got {text[:80]!r}")
+    instruction = head.removeprefix("Instruction:").strip()
+    if not instruction:
+        raise ValueError(f"the instruction is empty: {text[:80]!r}")
+    return f"{HUMAN} {instruction}{ASSISTANT}" + (f" {answer.strip()}" if answer.strip() else "")
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 @dataclass
@@ -334,11 +362,14 @@ __all__ = [
     "ASSISTANT",
     "HUMAN",
     "CheckedCollator",
+    "FINTECH_PROMPTS",
+    "FINTECH_TOY",
     "SFTData",
     "check_labels",
     "dropped_examples",
     "format_guanaco",
     "generate_answer",
+    "instruction_to_guanaco",
     "generate_answers",
     "label_table",
     "load_guanaco",

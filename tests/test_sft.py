@@ -68,6 +68,18 @@ def test_make_prompt():
         sft.make_prompt("  ")
 
 
+def test_fintech_toy_splits_into_instruction_and_answer():
+    records = [sft.to_prompt_completion(sft.instruction_to_guanaco(t)) for t in sft.FINTECH_TOY]
+    assert records[1] == {"prompt": "### Human: Explain KYC in one line.### Assistant:",
+                          "completion": " KYC is the identity verification required by financial "
+                                        "institutions."}
+    assert sft.instruction_to_guanaco(sft.FINTECH_PROMPTS[1]) == sft.make_prompt(
+        "Write a friendly one-line savings tip.")
+    for bad in ("Answer: no instruction", "Instruction: no answer marker", "Instruction:\nAnswer: x"):
+        with pytest.raises(ValueError, match="Instruction"):
+            sft.instruction_to_guanaco(bad)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 def write_jsonl(path, texts):
