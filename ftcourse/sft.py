@@ -296,6 +296,34 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
     return trainer
 
 
+def train_and_measure(name: str, model, tokenizer, train, eval, *, output_dir: str | Path,
+                      max_new_tokens: int = 40, seed: int = 0, **settings):
+    """One short SFT run measured as chapter 12 compares PEFT methods: the held-out loss on the
+    answers before and after training, ROUGE of the held-out answers against their references,
+    the trainable parameters and the seconds. Returns `(experiment.Run, held-out answers)`;
+    `settings` go to `make_sft_trainer` (epochs, lr, batch_size, ...)."""
+    import time
+
+    from ftcourse.adapt import count_parameters
+    from ftcourse.experiment import Run
+
+    if not eval:
+        raise ValueError("train_and_measure needs held-out records (`eval`) to measure on")
+    trainer = make_sft_trainer(model, tokenizer, train, eval, output_dir=output_dir, seed=seed,
+                               **settings)
+    before = trainer.evaluate()["eval_loss"]
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    after = trainer.evaluate()["eval_loss"]
+    answers = generate_answers(model, tokenizer, [r["prompt"] for r in eval], max_new_tokens)
+    scores = rouge(answers, [r["completion"].strip() for r in eval])
+    counts = count_parameters(model)
+    run = Run(name, {"eval_loss_before": before, "eval_loss_after": after, **scores},
+              trainable=counts.trainable, total=counts.total, seconds=seconds, seed=seed)
+    return run, answers
+
+
 def dropped_examples(trainer, train, eval=None) -> dict[str, int]:
     """How many examples of each split given to `make_sft_trainer` (`train`, `eval`) TRL dropped
     because truncation left them no supervised token: {"train": n, "eval": n} (chapter 11)."""
@@ -379,5 +407,6 @@ __all__ = [
     "read_guanaco_jsonl",
     "rouge",
     "to_prompt_completion",
+    "train_and_measure",
     "tokenize_prompt_completion",
 ]
