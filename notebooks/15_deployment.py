@@ -399,8 +399,8 @@ Markdown(
 #
 # - A fine-tuned model is deployed as a saved checkpoint (weights and tokenizer together), loaded
 #   once, and called either in-process (`pipeline`, a `Predictor`) or behind HTTP.
-# - An HTTP service validates its input before the model runs (422 on an empty or oversized
-#   text) and names the model in every response.
+# - An HTTP service validates its input before the model runs (422 on an empty text or a wrong
+#   type) and names the model in every response.
 # - Monitoring compares what the model sees now with what it was validated on: PSI per feature
 #   against a threshold decides; p-values with many requests flag differences too small to matter.
 # - Canary inputs with known answers catch a broken or swapped model that drift statistics miss.
