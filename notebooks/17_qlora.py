@@ -48,7 +48,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import copy
-import inspect
 import tempfile
 from pathlib import Path
 
@@ -60,9 +59,10 @@ from IPython.display import Markdown
 from torch import nn
 
 import ftcourse
-from ftcourse import catalog, hf, quant, results, sft
+from ftcourse import catalog, hf, pages, quant, results, sft
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.lora import LoRALayer, apply_lora
+from ftcourse.tables import markdown_table
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -112,6 +112,9 @@ Markdown(
 # %%
 Markdown(catalog.budget_markdown("17"))
 
+# %%
+pages.banner("17_qlora")
+
 # %% [markdown]
 # ## What fine-tuning keeps in memory
 #
@@ -149,19 +152,17 @@ with torch.device("meta"):
         "7B (Llama-2-7B sizes)":
             transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig()),
     }
-rows = ["| model | parameters | method | weights GiB | gradients GiB | Adam states GiB "
-        "| total GiB |",
-        "|---|---|---|---|---|---|---|"]
-computed = {}
+rows, computed = [], {}
 for model_name, meta_model in big_models.items():
     n_lora = lora_parameter_count(meta_model, 64)  # the paper's rank
     table = quant.training_memory(meta_model, n_lora)
     computed[model_name] = table
     for method, parts in table.items():
-        rows.append(f"| {model_name} | {count_parameters(meta_model).total / 1e6:,.0f}M | {method} "
-                    f"| {gib(parts['weights'])} | {gib(parts['gradients'])} | "
-                    f"{gib(parts['optimizer'])} | {gib(sum(parts.values()))} |")
-Markdown("\n".join(rows))
+        rows.append((model_name, f"{count_parameters(meta_model).total / 1e6:,.0f}M", method,
+                     gib(parts["weights"]), gib(parts["gradients"]), gib(parts["optimizer"]),
+                     gib(sum(parts.values()))))
+Markdown(markdown_table(rows, ["model", "parameters", "method", "weights GiB", "gradients GiB",
+                               "Adam states GiB", "total GiB"]))
 
 # %%
 seven = computed["7B (Llama-2-7B sizes)"]
@@ -193,7 +194,7 @@ Markdown(
 # Each half is divided by its largest value so that the code book spans exactly $[-1, 1]$:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.nf4_code_book)}\n```")
+pages.show_code(quant.nf4_code_book)
 
 # %%
 nf4 = quant.nf4_code_book()
@@ -239,8 +240,7 @@ plt.show()
 # squeezes every other weight into a few codes near zero; with blocks of 64 it affects 63 others.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.quantize_blockwise)}\n"
-         f"{inspect.getsource(quant.pack_4bit)}```")
+pages.show_code(quant.quantize_blockwise, quant.pack_4bit)
 
 # %% [markdown]
 # ## The model, and one of its weights
@@ -299,16 +299,16 @@ def relative_error(w, code, blocksize):
 outlier = weight.clone()
 outlier.view(-1)[100] = 20 * weight.abs().max()
 errors = {}
-rows = ["| code | block size | bits per weight | error | error with one outlier |",
-        "|---|---|---|---|---|"]
+rows = []
 for code_name, code in (("NF4", nf4), ("int4", int4)):
     for blocksize in (64, 1024, weight.numel()):
         bits = 4 + 32 / blocksize
         e, e_out = relative_error(weight, code, blocksize), relative_error(outlier, code, blocksize)
         errors[(code_name, blocksize)] = (e, e_out)
         label = "whole matrix" if blocksize == weight.numel() else f"{blocksize}"
-        rows.append(f"| {code_name} | {label} | {bits:.3f} | {e:.3f} | {e_out:.3f} |")
-Markdown("\n".join(rows))
+        rows.append((code_name, label, bits, e, e_out))
+Markdown(markdown_table(rows, ["code", "block size", "bits per weight", "error",
+                               "error with one outlier"]))
 
 # %%
 e_nf4, e_int4 = errors[("NF4", 64)][0], errors[("int4", 64)][0]
@@ -335,7 +335,7 @@ Markdown(
 # accepts too (the test suite checks that, given that code, it finds bitsandbytes' very indices).
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.double_quantize)}\n```")
+pages.show_code(quant.double_quantize)
 
 # %%
 dq = quant.double_quantize(absmax)
@@ -360,8 +360,7 @@ for double in (False, True):
 # as much memory as the unquantised model. The custom autograd function dequantises it again.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.Linear4bit)}\n"
-         f"{inspect.getsource(quant._Matmul4bit)}```")
+pages.show_code(quant.Linear4bit, quant._Matmul4bit)
 
 # %%
 fc1 = copy.deepcopy(fc1).cpu().requires_grad_(False)
@@ -419,7 +418,7 @@ else:
 # fine-tuning.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.Linear4bitWithLoRA)}\n```")
+pages.show_code(quant.Linear4bitWithLoRA)
 
 # %%
 qlora_model = base_model(COMPUTE_DTYPE)
@@ -544,18 +543,18 @@ if DEVICE.type == "cuda":
         measured_peak[name] = quant.peak_training_memory(model, batch,
                                                          autocast_dtype=PRECISION.autocast_dtype)
     print({k: f"{v / 2**20:,.0f} MiB" for k, v in measured_peak.items()})
-rows = ["| method | weights (computed) | tensors in memory (measured) "
-        "| with gradients and Adam (computed) | peak of a training step (GPU, measured) |",
-        "|---|---|---|---|---|"]
-for method, parts in page_table.items():
-    peak = f"{measured_peak[method] / 2**20:,.1f} MiB" if method in measured_peak else "-"
-    rows.append(f"| {method} | {parts['weights'] / 2**20:,.2f} MiB | "
-                f"{measured_weights[method] / 2**20:,.2f} MiB | {sum(parts.values()) / 2**20:,.2f} "
-                f"MiB | {peak} |")
+def mib(n_bytes):
+    return None if n_bytes is None else f"{n_bytes / 2**20:,.2f} MiB"
+
+
+rows = [(method, mib(parts["weights"]), mib(measured_weights[method]), mib(sum(parts.values())),
+         mib(measured_peak.get(method))) for method, parts in page_table.items()]
 if "QLoRA (bitsandbytes)" in measured_peak:
-    rows.append("| QLoRA (bitsandbytes) | | | | "
-                f"{measured_peak['QLoRA (bitsandbytes)'] / 2**20:,.1f} MiB |")
-Markdown("\n".join(rows))
+    rows.append(("QLoRA (bitsandbytes)", None, None, None,
+                 mib(measured_peak["QLoRA (bitsandbytes)"])))
+Markdown(markdown_table(rows, ["method", "weights (computed)", "tensors in memory (measured)",
+                               "with gradients and Adam (computed)",
+                               "peak of a training step (GPU, measured)"]))
 
 # %% [markdown]
 # The computed LoRA row assumes a 16-bit base; on a CPU the base here stays in float32, which is
@@ -595,10 +594,9 @@ Markdown(
 #   about 2 (the 16-bit frozen base) plus 16 per adapter parameter; QLoRA about 0.52 for the
 #   linear layers' weights. Activations come on top, and dominate for small models and long
 #   sequences (gradient checkpointing trades them for compute).
-#
-# ## Record the results
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a working page reaches.
 metrics = {
     "code_book/max_diff_bitsandbytes": code_book_diff if HAS_BNB else 0.0,
     "round_trip/within_bound": float(round_trip_within_bound),
@@ -629,7 +627,7 @@ path = results.record(
            "bitsandbytes_run": RUN_BNB, "computed_big_models": computed,
            "runs": runs},
 )
-print(path.name, metrics)
+print("recorded", path.name)
 assert weights_untouched and round_trip_within_bound and layer_measured == layer_computed
 if PROFILE == "ci":
     results.check(metrics, {
