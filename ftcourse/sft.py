@@ -297,11 +297,11 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
 
 
 def train_and_measure(name: str, model, tokenizer, train, eval, *, output_dir: str | Path,
-                      max_new_tokens: int = 40, seed: int = 0, **settings):
-    """One short SFT run measured as chapter 12 compares PEFT methods: the held-out loss on the
-    answers before and after training, ROUGE of the held-out answers against their references,
-    the trainable parameters and the seconds. Returns `(experiment.Run, held-out answers)`;
-    `settings` go to `make_sft_trainer` (epochs, lr, batch_size, ...)."""
+                      max_new_tokens: int = 40, seed: int = 0, answers: bool = True, **settings):
+    """One short SFT run measured as chapters 12 and 17 compare PEFT methods: the held-out loss on
+    the answers before and after training, ROUGE of the held-out answers against their references
+    (when `answers`; generating them is the slow part), the trainable parameters and the seconds.
+    Returns `(experiment.Run, held-out answers)`; `settings` go to `make_sft_trainer`."""
     import time
 
     from ftcourse.adapt import count_parameters
@@ -316,12 +316,14 @@ def train_and_measure(name: str, model, tokenizer, train, eval, *, output_dir: s
     trainer.train()
     seconds = time.perf_counter() - start
     after = trainer.evaluate()["eval_loss"]
-    answers = generate_answers(model, tokenizer, [r["prompt"] for r in eval], max_new_tokens)
-    scores = rouge(answers, [r["completion"].strip() for r in eval])
+    held_out, scores = [], {}
+    if answers:
+        held_out = generate_answers(model, tokenizer, [r["prompt"] for r in eval], max_new_tokens)
+        scores = rouge(held_out, [r["completion"].strip() for r in eval])
     counts = count_parameters(model)
     run = Run(name, {"eval_loss_before": before, "eval_loss_after": after, **scores},
               trainable=counts.trainable, total=counts.total, seconds=seconds, seed=seed)
-    return run, answers
+    return run, held_out
 
 
 def dropped_examples(trainer, train, eval=None) -> dict[str, int]:

@@ -94,23 +94,17 @@ RUN_BNB = PROFILE == "full" and DEVICE.type == "cuda" and HAS_BNB
 print(f"profile={PROFILE} device={DEVICE} precision={PRECISION.name} bitsandbytes={HAS_BNB} torch "
       f"{torch.__version__}")
 
-# %%
-Markdown(
-    f"**This page** was produced on the `{PROFILE}` profile: "
-    + ("generated instruction pairs and a tiny OPT with random weights, on a CPU; the numbers show "
-       "the mechanics, not the quality of a real model. The `full` profile runs "
-       "`facebook/opt-350m` on openassistant-guanaco, and the bitsandbytes + PEFT version on a GPU."
-       if PROFILE == "ci" else
-       f"`facebook/opt-350m` on openassistant-guanaco, on {results.device_description()}.")
-    + " Recorded runs are on the book's results page."
-)
-
 # %% [markdown]
 # What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
 # takes seconds):
 
 # %%
 Markdown(catalog.budget_markdown("17"))
+
+# %% [markdown]
+# No source document covers QLoRA: the sizes are the QLoRA paper's where it gives them (rank 64,
+# alpha 16, learning rate 2e-4) and chapter 12's otherwise, and the bitsandbytes + PEFT version
+# runs only on `full` with a GPU.
 
 # %%
 pages.banner("17_qlora")
@@ -135,12 +129,6 @@ pages.banner("17_qlora")
 # allocates nothing:
 
 # %%
-def lora_parameter_count(model: nn.Module, rank: int) -> int:
-    """r (in + out) for every nn.Linear but the output layer: LoRA on all linear layers."""
-    return sum(rank * (m.in_features + m.out_features) for n, m in model.named_modules()
-               if isinstance(m, nn.Linear) and not n.endswith("lm_head"))
-
-
 def gib(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:.2f}"
 
@@ -154,7 +142,7 @@ with torch.device("meta"):
     }
 rows, computed = [], {}
 for model_name, meta_model in big_models.items():
-    n_lora = lora_parameter_count(meta_model, 64)  # the paper's rank
+    n_lora = quant.lora_parameter_count(meta_model, 64)  # the paper's rank, on every linear layer
     table = quant.training_memory(meta_model, n_lora)
     computed[model_name] = table
     for method, parts in table.items():
@@ -278,24 +266,17 @@ print(f"first 8 weights:     {[round(v, 4) for v in weight.reshape(-1)[:8].tolis
 print(f"their NF4 indices:   {indices[:8].tolist()}  packed in 4 bytes: {packed[:4].tolist()}")
 print(f"dequantised:         {[round(v, 4) for v in restored.reshape(-1)[:8].tolist()]}")
 print(f"{absmax.numel()} blocks of {quant.BLOCKSIZE}; first absmax {absmax[0]:.4f}")
-half_gap = ((nf4[1:] - nf4[:-1]).max() / 2).item()
-bound = (half_gap * absmax).repeat_interleave(quant.BLOCKSIZE)[: weight.numel()].view(weight.shape)
+bound = quant.rounding_bound(absmax, nf4, weight.shape)
 round_trip_within_bound = bool(((weight - restored).abs() <= bound * (1 + 1e-6)).all())
-print(f"every error within half the widest NF4 gap ({half_gap:.3f}) x its block's absmax: "
-      f"{round_trip_within_bound}")
+print(f"every error within half the widest NF4 gap x its block's absmax: {round_trip_within_bound}")
 
 # %% [markdown]
 # How the error depends on the code book and the block size, on this weight and on the same
 # weight with one outlier planted (one weight set to 20 times the largest). Error is the root mean
-# square of (weight - dequantised), relative to the weights' own root mean square:
+# square of (weight - dequantised), relative to the weights' own root mean square
+# (`quant.relative_error`):
 
 # %%
-def relative_error(w, code, blocksize):
-    i, a = quant.quantize_blockwise(w, code, blocksize)
-    back = quant.dequantize_blockwise(i, a, code, blocksize, w.shape)
-    return ((w - back).pow(2).mean() / w.pow(2).mean()).sqrt().item()
-
-
 outlier = weight.clone()
 outlier.view(-1)[100] = 20 * weight.abs().max()
 errors = {}
@@ -303,7 +284,8 @@ rows = []
 for code_name, code in (("NF4", nf4), ("int4", int4)):
     for blocksize in (64, 1024, weight.numel()):
         bits = 4 + 32 / blocksize
-        e, e_out = relative_error(weight, code, blocksize), relative_error(outlier, code, blocksize)
+        e = quant.relative_error(weight, code, blocksize)
+        e_out = quant.relative_error(outlier, code, blocksize)
         errors[(code_name, blocksize)] = (e, e_out)
         label = "whole matrix" if blocksize == weight.numel() else f"{blocksize}"
         rows.append((code_name, label, bits, e, e_out))
@@ -392,23 +374,18 @@ print(f"kept for the backward pass: {saved_plain:,} bytes with F.linear on the d
 # for double quantisation.
 
 # %%
-if HAS_BNB:
-    bnb_packed, bnb_state = bnbf.quantize_4bit(weight, blocksize=quant.BLOCKSIZE, quant_type="nf4")
-    bnb_indices = quant.unpack_4bit(bnb_packed.reshape(-1), weight.numel())
-    parity = {
-        "same_absmax": float(torch.equal(bnb_state.absmax, absmax)),
-        "same_indices_share": (bnb_indices == indices).float().mean().item(),
-        "dequantized_max_diff": (quant.dequantize_blockwise(bnb_indices, bnb_state.absmax, nf4,
-                                                            quant.BLOCKSIZE, weight.shape)
-                                 - bnbf.dequantize_4bit(bnb_packed, bnb_state)).abs().max().item(),
-    }
-    print(parity)
-else:
-    parity = {}
-    print("bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare (the tests skip "
-          "it too)")
+parity = quant.bitsandbytes_parity(weight, indices, absmax)
+print(parity or "bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare")
 
 # %% [markdown]
+# The QLoRA paper has a third idea besides NF4 and double quantisation: **paged optimizers**.
+# A long sequence in a batch can make a training step's memory spike past the GPU's and crash
+# the run; bitsandbytes' paged optimizers keep the Adam states in NVIDIA unified memory, which
+# the driver moves to CPU memory page by page when the GPU runs short and back when they are
+# needed. They change where the states live, not how many bytes they take, so the memory tables
+# here leave them out; on `full` they are one argument away (`optim="paged_adamw_32bit"` in the
+# trainer's config).
+#
 # ## QLoRA from scratch on the chapter's model
 #
 # `quantize_model` replaces every `nn.Linear` except the output layer (which is the embedding
@@ -441,26 +418,20 @@ snapshot = {k: v.clone() for k, v in qlora_model.state_dict().items()
 # Each run below: the held-out loss on the answers before and after training, with chapter 11's
 # trainer (loss on the answers only). The second run is plain LoRA with the same rank on the same
 # layers of the unquantised model: the paper's claim is that the 4-bit base costs little.
+# `sft.train_and_measure` (chapter 12) runs and measures each, here without generating answers.
 
 # %%
 runs, workdir = {}, Path(tempfile.mkdtemp(prefix="ftcourse-qlora-"))
 
 
 def sft_run(name, model):
-    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records,
-                                   output_dir=workdir / name,
-                                   epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE,
-                                   max_length=MAX_LENGTH,
-                                   seed=SEED, max_dropped=MAX_DROPPED,
-                                   train_sampling_strategy=SAMPLING)
-    before = trainer.evaluate()["eval_loss"]
-    run_timer = results.Timer()
-    trainer.train()
-    seconds = run_timer.seconds
-    after = trainer.evaluate()["eval_loss"]
-    runs[name] = {"eval_loss_before": before, "eval_loss_after": after, "seconds": seconds,
-                  "trainable": count_parameters(model).trainable}
-    print(f"{name}: held-out loss {before:.3f} -> {after:.3f} in {seconds:.1f} s")
+    run, _ = sft.train_and_measure(
+        name, model, tokenizer, train_records, eval_records, output_dir=workdir / name,
+        answers=False, seed=SEED, epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE,
+        max_length=MAX_LENGTH, max_dropped=MAX_DROPPED, train_sampling_strategy=SAMPLING)
+    runs[name] = run.summary()
+    print(f"{name}: held-out loss {run.metrics['eval_loss_before']:.3f} -> "
+          f"{run.metrics['eval_loss_after']:.3f} in {run.seconds:.1f} s")
 
 
 sft_run("qlora", qlora_model)
@@ -543,6 +514,8 @@ if DEVICE.type == "cuda":
         measured_peak[name] = quant.peak_training_memory(model, batch,
                                                          autocast_dtype=PRECISION.autocast_dtype)
     print({k: f"{v / 2**20:,.0f} MiB" for k, v in measured_peak.items()})
+
+
 def mib(n_bytes):
     return None if n_bytes is None else f"{n_bytes / 2**20:,.2f} MiB"
 

@@ -336,5 +336,9 @@ def test_train_and_measure_records_a_learning_run(tokenizers, tmp_path):
     assert run.metrics["eval_loss_after"] < run.metrics["eval_loss_before"] - 0.5
     assert set(run.metrics) >= {"rouge1", "rouge2", "rougeL"}
     assert run.trainable == run.total == sum(p.numel() for p in model.parameters())
+    quick, none = sft.train_and_measure("quick", model, tokenizer, records[:8], records[32:], answers=False,
+                                        output_dir=tmp_path / "quick", max_length=64, disable_tqdm=True,
+                                        report_to=[])
+    assert none == [] and set(quick.metrics) == {"eval_loss_before", "eval_loss_after"}
     with pytest.raises(ValueError, match="held-out"):
         sft.train_and_measure("none", model, tokenizer, records, [], output_dir=tmp_path)
