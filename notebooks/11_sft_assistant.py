@@ -175,6 +175,19 @@ print("examples dropped by truncation:", sft.dropped_examples(trainer, train_rec
 # labelled -100; from the first token of the answer on, each label is the token's own id (the
 # model shifts labels by one position internally, so position *t* is trained to predict token
 # *t+1*).
+#
+# The mask itself takes a few lines. `sft.tokenize_prompt_completion` builds the same ids and
+# labels as TRL (the test suite checks that they are equal, example by example), written out so
+# that you can see it: append the end-of-sequence token to the completion, tokenize prompt +
+# completion together, and label -100 every token of the prefix it shares with the prompt
+# tokenized alone (tokenizing the two together can merge characters across the boundary, so the
+# shared prefix, not the prompt's length, marks where the answer starts).
+
+# %%
+pages.show_code(sft.tokenize_prompt_completion)
+
+# %% [markdown]
+# The first example of the training set, token by token:
 
 # %%
 row = trainer.train_dataset[0]
