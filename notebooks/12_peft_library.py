@@ -83,7 +83,7 @@ MAX_LENGTH = ftcourse.choose(ci=128, full=512)
 SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
 # full: a few conversations are longer than MAX_LENGTH
 MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)
-# soft prompts take large steps (nothing else moves)
+# soft prompts take large steps (nothing else moves); the source never trains its prompt tuning
 LR_PROMPT = ftcourse.choose(ci=3e-1, full=3e-2)
 LR_LORA = ftcourse.choose(ci=2e-2, full=5e-4)  # full: the source's 5e-4
 MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=60)
