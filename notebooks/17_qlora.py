@@ -378,6 +378,8 @@ parity = quant.bitsandbytes_parity(weight, indices, absmax)
 print(parity or "bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare")
 
 # %% [markdown]
+# ## The paper's third idea: paged optimizers
+#
 # The QLoRA paper has a third idea besides NF4 and double quantisation: **paged optimizers**.
 # A long sequence in a batch can make a training step's memory spike past the GPU's and crash
 # the run; bitsandbytes' paged optimizers keep the Adam states in NVIDIA unified memory, which
