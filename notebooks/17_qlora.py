@@ -31,7 +31,7 @@
 #    chapter 04's `LoRALayer` beside it, the only part that trains.
 #
 # (The paper's third idea, *paged optimizers* that move optimizer states to CPU memory when the
-# GPU runs out, is a memory-management feature of bitsandbytes and is not covered here.)
+# GPU runs out, is a memory-management feature of bitsandbytes: explained below, not built.)
 #
 # Then we fine-tune the chapter-11 model (`facebook/opt-350m` on `full`, a tiny OPT on `ci`) with
 # QLoRA and with plain LoRA, and compare the memory of full fine-tuning, LoRA and QLoRA: computed
