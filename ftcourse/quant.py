@@ -448,6 +448,54 @@ def bitsandbytes_functional() -> ModuleType | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Quantisation error and adapter size, as chapter 17 measures them
+def relative_error(weight: torch.Tensor, code: torch.Tensor, blocksize: int = BLOCKSIZE) -> float:
+    """The round-trip error of block-wise quantisation: root mean square of (weight -
+    dequantised), relative to the weights' own root mean square. Chapter 17."""
+    indices, absmax = quantize_blockwise(weight, code, blocksize)
+    back = dequantize_blockwise(indices, absmax, code, blocksize, weight.shape)
+    return ((weight - back).pow(2).mean() / weight.pow(2).mean()).sqrt().item()
+
+
+def rounding_bound(absmax: torch.Tensor, code: torch.Tensor, shape: torch.Size | tuple[int, ...],
+                   blocksize: int = BLOCKSIZE) -> torch.Tensor:
+    """The largest error rounding to `code` can make on each weight: half the widest gap between
+    two code values, times its block's absmax (a tensor of `shape`). Chapter 17."""
+    half_gap = (code[1:] - code[:-1]).max() / 2
+    n = math.prod(shape)
+    return (half_gap * absmax).repeat_interleave(blocksize)[:n].view(shape)
+
+
+def lora_parameter_count(model: nn.Module, rank: int, exclude: str = "lm_head") -> int:
+    """The adapter parameters of LoRA with `rank` on every `nn.Linear` of `model` (any device,
+    `meta` included) but those whose name ends with `exclude`: r (in + out) each. Chapter 17."""
+    if rank < 1:
+        raise ValueError(f"rank must be a positive integer, got {rank}")
+    return sum(rank * (m.in_features + m.out_features) for n, m in model.named_modules()
+               if isinstance(m, nn.Linear) and not n.endswith(exclude))
+
+
+def bitsandbytes_parity(weight: torch.Tensor, indices: torch.Tensor, absmax: torch.Tensor,
+                        blocksize: int = BLOCKSIZE) -> dict[str, float]:
+    """Our NF4 quantisation of `weight` (its `indices`, `absmax`) against bitsandbytes'
+    `quantize_4bit` of it: the same scales (1.0 or 0.0), the share of equal indices, and the largest
+    difference between our dequantisation of its bytes and its own. {} without bitsandbytes.
+    Chapter 17."""
+    bnbf = bitsandbytes_functional()
+    if bnbf is None:
+        return {}
+    packed, state = bnbf.quantize_4bit(weight, blocksize=blocksize, quant_type="nf4")
+    theirs = unpack_4bit(packed.reshape(-1), weight.numel())
+    ours_of_theirs = dequantize_blockwise(theirs, state.absmax, nf4_code_book(), blocksize,
+                                          weight.shape)
+    return {
+        "same_absmax": float(torch.equal(state.absmax, absmax)),
+        "same_indices_share": (theirs == indices).float().mean().item(),
+        "dequantized_max_diff": (ours_of_theirs - bnbf.dequantize_4bit(packed, state)).abs().max().item(),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Memory: full fine-tuning, LoRA and QLoRA, computed
 def training_memory(model: nn.Module, lora_params: int, quantized: Iterable[str] | None = None,
                     base_bytes: int = 2, blocksize: int = BLOCKSIZE,
@@ -485,16 +533,20 @@ __all__ = [
     "apply_qlora",
     "bits_per_parameter",
     "bitsandbytes_functional",
+    "bitsandbytes_parity",
     "dequantize_blockwise",
     "double_dequantize",
     "double_quantize",
     "linear_code_book",
+    "lora_parameter_count",
     "nf4_code_book",
     "pack_4bit",
     "peak_training_memory",
     "quantize_blockwise",
     "quantize_model",
     "quantized_bytes",
+    "relative_error",
+    "rounding_bound",
     "saved_for_backward_bytes",
     "storage_bytes",
     "training_memory",

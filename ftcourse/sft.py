@@ -95,6 +95,34 @@ def make_prompt(question: str) -> str:
     return f"{HUMAN} {question}{ASSISTANT}"
 
 
+# Seed 001's toy SFT data for a fintech assistant (its section 8), in its own
+# "Instruction: ...\nAnswer: ..." format, and the two prompts it generates from.
+FINTECH_TOY = (
+    "Instruction: Summarize the benefit of automatic savings.\n"
+    "Answer: It helps users build funds effortlessly over time.",
+    "Instruction: Explain KYC in one line.\n"
+    "Answer: KYC is the identity verification required by financial institutions.",
+    "Instruction: Write a friendly reminder about overdraft fees.\n"
+    "Answer: Remember to maintain your balance to avoid overdraft fees.",
+)
+FINTECH_PROMPTS = (
+    "Write a one-sentence product description for a fintech savings app:",
+    "Instruction: Write a friendly one-line savings tip.\nAnswer:",
+)
+
+
+def instruction_to_guanaco(text: str) -> str:
+    """An "Instruction: ...\nAnswer: ..." text (seed 001's toy format) as a guanaco conversation,
+    so the same prompt/completion split applies to it (chapter 11)."""
+    head, sep, answer = text.partition("\nAnswer:")
+    if not sep or not head.startswith("Instruction:"):
+        raise ValueError(f"expected 'Instruction: ...\\nAnswer: ...', got {text[:80]!r}")
+    instruction = head.removeprefix("Instruction:").strip()
+    if not instruction:
+        raise ValueError(f"the instruction is empty: {text[:80]!r}")
+    return f"{HUMAN} {instruction}{ASSISTANT}" + (f" {answer.strip()}" if answer.strip() else "")
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 @dataclass
@@ -268,6 +296,36 @@ def make_sft_trainer(model, tokenizer, train, eval=None, *, output_dir: str | Pa
     return trainer
 
 
+def train_and_measure(name: str, model, tokenizer, train, eval, *, output_dir: str | Path,
+                      max_new_tokens: int = 40, seed: int = 0, answers: bool = True, **settings):
+    """One short SFT run measured as chapters 12 and 17 compare PEFT methods: the held-out loss on
+    the answers before and after training, ROUGE of the held-out answers against their references
+    (when `answers`; generating them is the slow part), the trainable parameters and the seconds.
+    Returns `(experiment.Run, held-out answers)`; `settings` go to `make_sft_trainer`."""
+    import time
+
+    from ftcourse.adapt import count_parameters
+    from ftcourse.experiment import Run
+
+    if not eval:
+        raise ValueError("train_and_measure needs held-out records (`eval`) to measure on")
+    trainer = make_sft_trainer(model, tokenizer, train, eval, output_dir=output_dir, seed=seed,
+                               **settings)
+    before = trainer.evaluate()["eval_loss"]
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    after = trainer.evaluate()["eval_loss"]
+    held_out, scores = [], {}
+    if answers:
+        held_out = generate_answers(model, tokenizer, [r["prompt"] for r in eval], max_new_tokens)
+        scores = rouge(held_out, [r["completion"].strip() for r in eval])
+    counts = count_parameters(model)
+    run = Run(name, {"eval_loss_before": before, "eval_loss_after": after, **scores},
+              trainable=counts.trainable, total=counts.total, seconds=seconds, seed=seed)
+    return run, held_out
+
+
 def dropped_examples(trainer, train, eval=None) -> dict[str, int]:
     """How many examples of each split given to `make_sft_trainer` (`train`, `eval`) TRL dropped
     because truncation left them no supervised token: {"train": n, "eval": n} (chapter 11)."""
@@ -334,11 +392,14 @@ __all__ = [
     "ASSISTANT",
     "HUMAN",
     "CheckedCollator",
+    "FINTECH_PROMPTS",
+    "FINTECH_TOY",
     "SFTData",
     "check_labels",
     "dropped_examples",
     "format_guanaco",
     "generate_answer",
+    "instruction_to_guanaco",
     "generate_answers",
     "label_table",
     "load_guanaco",
@@ -348,5 +409,6 @@ __all__ = [
     "read_guanaco_jsonl",
     "rouge",
     "to_prompt_completion",
+    "train_and_measure",
     "tokenize_prompt_completion",
 ]

@@ -45,7 +45,6 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
 import tempfile
 
 import datasets
@@ -53,8 +52,9 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import catalog, hf, results, sft
+from ftcourse import catalog, hf, pages, results, sft
 from ftcourse.adapt import count_parameters
+from ftcourse.tables import markdown_table
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -81,6 +81,9 @@ print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} lr={LR} bat
 
 # %%
 Markdown(catalog.budget_markdown("11"))
+
+# %%
+pages.banner("11_sft_assistant")
 
 # %% [markdown]
 # ## Time on a free GPU
@@ -147,7 +150,7 @@ print(counts)
 # with two checks. Its source:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(sft.make_sft_trainer)}\n```")
+pages.show_code(sft.make_sft_trainer)
 
 # %%
 # full: a checkpoint after every epoch, in a folder named after these settings, so running the
@@ -172,15 +175,27 @@ print("examples dropped by truncation:", sft.dropped_examples(trainer, train_rec
 # labelled -100; from the first token of the answer on, each label is the token's own id (the
 # model shifts labels by one position internally, so position *t* is trained to predict token
 # *t+1*).
+#
+# The mask itself takes a few lines. `sft.tokenize_prompt_completion` builds the same ids and
+# labels as TRL (the test suite checks that they are equal, example by example), written out so
+# that you can see it: append the end-of-sequence token to the completion, tokenize prompt +
+# completion together, and label -100 every token of the prefix it shares with the prompt
+# tokenized alone (tokenizing the two together can merge characters across the boundary, so the
+# shared prefix, not the prompt's length, marks where the answer starts).
+
+# %%
+pages.show_code(sft.tokenize_prompt_completion)
+
+# %% [markdown]
+# The first example of the training set, token by token:
 
 # %%
 row = trainer.train_dataset[0]
 table = sft.label_table(tokenizer, row)
 first = next(i for i, (_, label) in enumerate(table) if label != "-100")
-lines = ["| position | token | label |", "|---|---|---|"]
-lines += [f"| {i} | `{tok}` | {label} |" for i, (tok, label) in enumerate(table)]
 print(f"{len(table)} tokens; the first supervised one is #{first}: {table[first][0]!r}")
-Markdown("\n".join(lines))
+Markdown(markdown_table([(i, f"`{tok}`", str(label)) for i, (tok, label) in enumerate(table)],
+                        ["position", "token", "label"]))
 
 # %% [markdown]
 # **The trap this replaces.** The removed `DataCollatorForCompletionOnlyLM` looked for the token
@@ -252,18 +267,10 @@ answers_after = sft.generate_answers(model, tokenizer, questions, MAX_NEW_TOKENS
 held_out_answers = sft.generate_answers(model, tokenizer, rouge_prompts, MAX_NEW_TOKENS)
 rouge_after = sft.rouge(held_out_answers, references)
 refs = {r["prompt"]: r["completion"].strip() for r in eval_records}
-
-
-def cell(text, width=160):
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return (text[:width] + "...") if len(text) > width else (text or "*(empty)*")
-
-
-rows = ["| prompt | before | after | reference |", "|---|---|---|---|"]
-for q, b, a in zip(questions, answers_before, answers_after):
-    question = q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT)
-    rows.append(f"| {cell(question, 80)} | {cell(b)} | {cell(a)} | {cell(refs.get(q, '-'))} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), b, a, refs.get(q))
+     for q, b, a in zip(questions, answers_before, answers_after)],
+    ["prompt", "before", "after", "reference"], width=160))
 
 # %% [markdown]
 # ## ROUGE against the reference answers
@@ -275,12 +282,11 @@ Markdown("\n".join(rows))
 # same computation offline.
 
 # %%
-rows = ["| | held-out loss | ROUGE-1 | ROUGE-2 | ROUGE-L |", "|---|---|---|---|---|"]
-for name, loss, scores in (("before", eval_before, rouge_before),
-                           ("after", eval_after, rouge_after)):
-    rows.append(f"| {name} | {loss:.3f} | "
-                + " | ".join(f"{scores[k]:.3f}" for k in ("rouge1", "rouge2", "rougeL")) + " |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(name, loss, *(scores[k] for k in ("rouge1", "rouge2", "rougeL")))
+     for name, loss, scores in (("before", eval_before, rouge_before),
+                                ("after", eval_after, rouge_after))],
+    ["model", "held-out loss", "ROUGE-1", "ROUGE-2", "ROUGE-L"]))
 
 # %%
 exact = sum(a == r for a, r in zip(held_out_answers, references))
@@ -295,6 +301,27 @@ Markdown(
                    "not language."
                    if PROFILE == "ci" else "")
 )
+
+# %% [markdown]
+# ## The source's toy fintech assistant
+#
+# Seed 001 shows SFT at its smallest: three instruction/answer texts for a fintech savings app,
+# written `Instruction: ...\nAnswer: ...`, a LoRA on GPT-2 trained on them for one step, and two
+# prompts to try. The idea is the one above: the instruction is the prompt, the answer the
+# completion. We write its texts in the format our model was tuned on, split them the same way,
+# and ask its two prompts. Three examples teach a model very little; the source's point is the
+# format. On `ci` the model knows only its generated tasks, so expect its format, not fintech;
+# on `full` it is OPT-350m after the guanaco epoch.
+
+# %%
+toy = [sft.to_prompt_completion(sft.instruction_to_guanaco(t)) for t in sft.FINTECH_TOY]
+fintech = [sft.make_prompt(sft.FINTECH_PROMPTS[0]),
+           sft.instruction_to_guanaco(sft.FINTECH_PROMPTS[1])]
+for record in toy:
+    print(record)
+Markdown(markdown_table(
+    list(zip(sft.FINTECH_PROMPTS, sft.generate_answers(model, tokenizer, fintech, MAX_NEW_TOKENS))),
+    ["the source's prompt", f"our tuned model's answer ({PROFILE})"], width=160))
 
 # %% [markdown]
 # ## What the `full` run costs
@@ -323,9 +350,21 @@ print("at 30-60 ms per step (launch-bound at batch 2): "
 # on one modern GPU (larger batches or packing would cut it). These per-step figures are
 # assumptions; the results page lists recorded `full` runs when there are any.
 #
-# ## Record the results
+# ## What we learned
+#
+# - SFT turns a model that continues text into one that answers: train on conversations, with
+#   the loss on the assistant's reply only (prompt tokens labelled -100).
+# - Splitting prompt and completion as text, before tokenization, cannot miss the way the removed
+#   `DataCollatorForCompletionOnlyLM`'s token search could; a batch with no supervised token
+#   should raise, not train on a loss of 0.0.
+# - Ask the tuned model in the format it was tuned on (`### Human: ...### Assistant:`).
+# - Held-out loss on the answers and ROUGE against references measure the change; ROUGE rewards
+#   wording, not truth.
+# - The source's 10 epochs of OPT-350m do not fit a free GPU session; one epoch, resumable from
+#   a checkpoint per epoch, does.
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a run that learns reaches.
 metrics = {"eval_loss/before": eval_before, "eval_loss/after": eval_after,
            **{f"{k}/before": v for k, v in rouge_before.items()},
            **{f"{k}/after": v for k, v in rouge_after.items()},
@@ -336,7 +375,7 @@ path = results.record(
     extra={"epochs": EPOCHS, "lr": LR, "batch_size": BATCH_SIZE, "max_length": MAX_LENGTH,
            "train_seconds": train_seconds, "answers_after": dict(zip(questions, answers_after))},
 )
-print(path.name, metrics)
+print("recorded", path.name)
 if PROFILE == "ci":
     # A model that learned nothing keeps a loss near 7.6 (uniform over 2,000 tokens) and ROUGE
     # near 0. Measured with SEED 0: loss 7.60 -> 1.23, ROUGE-L 0.00 -> 0.46, ROUGE-2 -> 0.26.

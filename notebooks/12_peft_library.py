@@ -52,7 +52,6 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
 import tempfile
 import warnings
 from pathlib import Path
@@ -63,24 +62,28 @@ from IPython.display import Markdown
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
 import ftcourse
-from ftcourse import catalog, hf, results, sft
+from ftcourse import catalog, hf, pages, results, sft
 from ftcourse.adapt import count_parameters
-from ftcourse.experiment import Run, table
 from ftcourse.adapt.lora import apply_lora, conv1d_to_linear
+from ftcourse.experiment import table
+from ftcourse.tables import markdown_table
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
 SEED = 0
 N_TRAIN = ftcourse.choose(ci=320, full=2000)  # conversations for each short SFT run
 N_EVAL = ftcourse.choose(ci=40, full=100)  # held-out conversations (loss and ROUGE)
-EPOCHS = ftcourse.choose(ci=4, full=1)
+EPOCHS = ftcourse.choose(ci=4, full=1)  # full: the source's one epoch
+# full: the source's batch 1 with 8 accumulation steps is 8 per optimizer step; 8 at once is faster
 BATCH_SIZE = ftcourse.choose(ci=16, full=8)
+# full: the source truncates at 128 tokens, but its texts were one-line toys; most guanaco answers
+# start after token 128, so at 128 truncation would leave them with nothing to learn
 MAX_LENGTH = ftcourse.choose(ci=128, full=512)
 # full: conversations of similar lengths batched together, 1.44x fewer tokens (bench/padding.py)
 SAMPLING = ftcourse.choose(ci="random", full="group_by_length")
 # full: a few conversations are longer than MAX_LENGTH
 MAX_DROPPED = ftcourse.choose(ci=0.0, full=0.02)
-# soft prompts take large steps (nothing else moves)
+# soft prompts take large steps (nothing else moves); the source never trains its prompt tuning
 LR_PROMPT = ftcourse.choose(ci=3e-1, full=3e-2)
 LR_LORA = ftcourse.choose(ci=2e-2, full=5e-4)  # full: the source's 5e-4
 MAX_NEW_TOKENS = ftcourse.choose(ci=20, full=60)
@@ -96,6 +99,14 @@ print(f"profile={PROFILE} device={ftcourse.device()} train={N_TRAIN} epochs={EPO
 
 # %%
 Markdown(catalog.budget_markdown("12"))
+
+# %% [markdown]
+# The source trains its LoRA on three toy sentences (chapter 11 shows them); here both methods
+# train on `N_TRAIN` real conversations, since three sentences cannot show whether a method
+# learns.
+
+# %%
+pages.banner("12_peft_library")
 
 # %% [markdown]
 # ## Data and base model
@@ -147,34 +158,21 @@ print(count_parameters(prompt_model))
 print("soft prompt:", tuple(prompt_model.prompt_encoder["default"].embedding.weight.shape))
 
 # %% [markdown]
-# Each run: the held-out loss on the answers before and after, then the answers. The helper
-# below is chapter 11's trainer with one call per method.
+# Each method gets the same short run of chapter 11's trainer, measured the same way:
+# `sft.train_and_measure` records the held-out loss on the answers before and after training,
+# the ROUGE of the held-out answers, the trainable parameters and the seconds, as a `Run`.
 
 # %%
 runs, answers, workdir = {}, {}, Path(tempfile.mkdtemp(prefix="ftcourse-peft-"))
 
 
 def sft_run(name, model, lr):
-    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records,
-                                   output_dir=workdir / name,
-                                   epochs=EPOCHS, lr=lr, batch_size=BATCH_SIZE,
-                                   max_length=MAX_LENGTH,
-                                   seed=SEED, max_dropped=MAX_DROPPED,
-                                   train_sampling_strategy=SAMPLING)
-    before = trainer.evaluate()["eval_loss"]
-    run_timer = results.Timer()
-    trainer.train()
-    seconds = run_timer.seconds
-    after = trainer.evaluate()["eval_loss"]
-    held_out = sft.generate_answers(model, tokenizer, [r["prompt"] for r in eval_records],
-                                    MAX_NEW_TOKENS)
-    counts = count_parameters(model)
-    runs[name] = Run(name, {"eval_loss_before": before, "eval_loss_after": after,
-                            **sft.rouge(held_out, references)},
-                     trainable=counts.trainable, total=counts.total, seconds=seconds, seed=SEED)
+    runs[name], held_out = sft.train_and_measure(
+        name, model, tokenizer, train_records, eval_records, output_dir=workdir / name,
+        max_new_tokens=MAX_NEW_TOKENS, seed=SEED, epochs=EPOCHS, lr=lr, batch_size=BATCH_SIZE,
+        max_length=MAX_LENGTH, max_dropped=MAX_DROPPED, train_sampling_strategy=SAMPLING)
     answers[name] = held_out[: len(questions)]
-    print(f"{name}: held-out loss {before:.3f} -> {after:.3f} in {seconds:.1f} s; "
-          f"ROUGE-L {runs[name].metrics['rougeL']:.3f}")
+    print(runs[name].summary())
 
 
 sft_run("prompt_tuning", prompt_model, LR_PROMPT)
@@ -227,19 +225,17 @@ sft_run("lora", lora_model, LR_LORA)
 
 # %% [markdown]
 # ## Before and after
+#
+#
+# The same held-out prompts answered by the base model and by each tuned one, next to the
+# reference answer.
 
 # %%
-def cell(text, width=120):
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return (text[:width] + "...") if len(text) > width else (text or "*(empty)*")
-
-
-rows = ["| prompt | base model | prompt tuning | LoRA | reference |", "|---|---|---|---|---|"]
-for i, q in enumerate(questions):
-    rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | "
-                f"{cell(answers_base[i])} | {cell(answers['prompt_tuning'][i])} | "
-                f"{cell(answers['lora'][i])} | {cell(references[i])} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), *row, ref)
+     for q, ref, *row in zip(questions, references, answers_base, answers["prompt_tuning"],
+                             answers["lora"])],
+    ["prompt", "base model", "prompt tuning", "LoRA", "reference"], width=120))
 
 # %%
 Markdown(table(list(runs.values()),
@@ -251,6 +247,12 @@ Markdown(table(list(runs.values()),
 
 # %% [markdown]
 # ## Saving and reloading an adapter
+#
+# This is what makes parameter-efficient methods practical beyond training cost: one base model
+# on disk, and one small adapter per task or customer, swapped in at load time. The files below
+# hold only the trained parameters counted above (a soft prompt of 20 vectors, or the LoRA
+# matrices) and a config; the frozen base is not copied. The same trainable-parameter count is
+# therefore also the size of what you ship and version.
 #
 # `save_pretrained` on a PEFT model writes only the adapter: its weights and its config (which
 # names the base model). To use it, load the base model and put the adapter on it with
@@ -285,7 +287,7 @@ for name, model in (("prompt_tuning", prompt_model), ("lora", lora_model)):
 # does on the fly, done once on the weights. Its source:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(conv1d_to_linear)}\n```")
+pages.show_code(conv1d_to_linear)
 
 # %% [markdown]
 # Same targets, same rank and $\alpha$, same scaling convention (`alpha / rank`): the two count
@@ -313,15 +315,15 @@ with torch.no_grad():
             (base_model()(**batch).logits - lora_model(**batch).logits).abs().max())
 print(f"the trained LoRA update moves the logits by up to {adapter_effect:.2f}; the two "
       f"implementations differ by {side_diff:.1e}")
-rows = ["| | PEFT | chapter 04 (ftcourse) |", "|---|---|---|",
-        "| GPT-2 projection | `Conv1D`, weight [in, out] "
-        "| converted to `nn.Linear`, weight [out, in] |",
-        "| telling it the layout | `fan_in_fan_out=True` | `conv1d_to_linear` once |",
-        "| update | `lora_B(lora_A(x))`, weights [r, in] and [out, r] "
-        "| `x @ A @ B`, A [in, r], B [r, out] |",
-        f"| trainable parameters | {peft_count.trainable:,} | {ours_count.trainable:,} |",
-        f"| max logit difference with the same A, B | - | {side_diff:.1e} |"]
-Markdown("\n".join(rows))
+Markdown(markdown_table([
+    ("GPT-2 projection", "`Conv1D`, weight [in, out]",
+     "converted to `nn.Linear`, weight [out, in]"),
+    ("telling it the layout", "`fan_in_fan_out=True`", "`conv1d_to_linear` once"),
+    ("update", "`lora_B(lora_A(x))`, weights [r, in] and [out, r]",
+     "`x @ A @ B`, A [in, r], B [r, out]"),
+    ("trainable parameters", peft_count.trainable, ours_count.trainable),
+    ("max logit difference with the same A, B", None, f"{side_diff:.1e}"),
+], ["aspect", "PEFT", "chapter 04 (ftcourse)"]))
 
 # %% [markdown]
 # ## What the runs say
@@ -342,9 +344,20 @@ Markdown(
 )
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - PEFT puts any of its methods on any hub model with one call, `get_peft_model(model, config)`,
+#   and `print_trainable_parameters` says what will train.
+# - Prompt tuning learns only a few virtual-token embeddings; it can steer a frozen model but not
+#   change what it computes. LoRA adds low-rank updates inside every block, with more parameters,
+#   and fits better.
+# - GPT-2 stores its projections [in, out] (`Conv1D`): LoRA must be told (`fan_in_fan_out=True`)
+#   or the weights converted once; `c_proj` matches two layers per block.
+# - An adapter saves as a few files and reloads onto a fresh base with identical outputs.
+# - PEFT's LoRA and chapter 04's from-scratch LoRA are the same model given the same matrices.
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a run that learns reaches.
 measured = {"trainable_params/lora_from_scratch": ours_count.trainable,
             "max_logit_diff/reload_prompt_tuning": reload_diff["prompt_tuning"],
             "max_logit_diff/reload_lora": reload_diff["lora"],
@@ -357,7 +370,7 @@ path = results.record(
            "lr_lora": LR_LORA},
 )
 metrics = results.load("12_peft_library")["metrics"]
-print(path.name, metrics)
+print("recorded", path.name)
 assert ours_count.trainable == peft_count.trainable
 if PROFILE == "ci":
     # Parameter counts are exact (20 x 64 = 1,280; LoRA r=8 on c_attn 64->192 and the two c_proj,

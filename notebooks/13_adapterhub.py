@@ -61,14 +61,14 @@ import torch
 import transformers
 from adapters import AutoAdapterModel
 from IPython.display import Markdown
-from torch import nn
 
 import ftcourse
-from ftcourse import bert, catalog, data, hf, plots, results
+from ftcourse import bert, catalog, data, hf, pages, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.adapters import BottleneckAdapter, add_bert_adapters
 from ftcourse.experiment import Run, compare, run_strategy, table
 from ftcourse.models import EncoderClassifier
+from ftcourse.tables import markdown_table
 from ftcourse.train import evaluate
 
 # %% tags=["parameters"]
@@ -97,6 +97,14 @@ print(f"profile={PROFILE} device={ftcourse.device()} torch {torch.__version__} "
 
 # %%
 Markdown(catalog.budget_markdown("13"))
+
+# %% [markdown]
+# On `full` the sizes are the source's (2,000 training and 1,000 test articles, 256 word pieces,
+# batch 16, one epoch at 5e-4). On `ci` the encoder starts pre-trained but its adapter and head
+# start from nothing, so they get three epochs at a larger step to learn in seconds.
+
+# %%
+pages.banner("13_adapterhub", ROLE)
 
 # %% [markdown]
 # ## The data and the encoder
@@ -137,20 +145,21 @@ loaders = {
 # divided by `reduction_factor` = 16, ReLU), a one-layer classification head on the `[CLS]`
 # token (dropout and a linear layer, as ftcourse's `EncoderClassifier`), and call
 # `train_adapter`, which freezes every pre-trained weight and activates the adapter and its head.
+#
+# Three details of loading: on `ci` truncating the encoder leaves weights unused (an expected
+# warning, silenced); while an adapter is being set up the library logs that none is active
+# (noise here); and a checkpoint saved with its pre-training head (distilbert-base-uncased holds
+# its masked-LM head) comes back with that head as "default", which `train_adapter` would leave
+# trainable, so we delete it and only the adapter and the head added below train.
 
 # %%
 def adapterhub_model():
     """The pre-trained encoder as an AdapterHub model, truncated on `ci`, same weights every
     time."""
     overrides = {"num_hidden_layers": NUM_LAYERS} if NUM_LAYERS else {}
-    transformers.logging.set_verbosity_error()  # truncating leaves weights unused: expected here
-    # While train_adapter and load_adapter set a new adapter up, before they switch it on, the
-    # library logs "adapters available but none are activated for the forward pass": noise here.
+    transformers.logging.set_verbosity_error()
     logging.getLogger("adapters.model_mixin").setLevel(logging.ERROR)
     model = AutoAdapterModel.from_pretrained(SOURCE, **overrides)
-    # A checkpoint saved with its pre-training head (distilbert-base-uncased holds its masked-LM
-    # head) comes back with that head as "default", and train_adapter leaves heads trainable:
-    # drop it, so only the adapter and the head added below train.
     for name in list(model.heads):
         model.delete_head(name)
     return model
@@ -195,23 +204,9 @@ print(f"largest change of a hidden value when the seq_bn adapter is added: {ah_s
 # The source trains with the `Trainer`; here ftcourse's `fit` runs the loop (AdamW over the
 # trainable parameters only, gradient clipping, the best validation epoch kept), the same loop
 # as for ftcourse's own adapter below, so the two runs differ only in the adapter. An
-# AdapterHub model returns an output object; `fit` wants the logits, so a two-line wrapper
-# passes them on.
-
-# %%
-class Logits(nn.Module):
-    """Calls a Hugging Face model as `model(input_ids, attention_mask)` and returns its logits."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
-# Both runs train the trainable parameters with AdamW, test once and keep a record
-# (`ftcourse.experiment.run_strategy`, as in chapter 2).
+# AdapterHub model returns an output object; `fit` wants the logits, so `hf.LogitsOnly` (chapter
+# 06) passes them on. Both runs train the trainable parameters with AdamW, test once and keep a
+# record (`ftcourse.experiment.run_strategy`, as in chapter 2).
 
 # %%
 runs = {}
@@ -222,11 +217,11 @@ def adamw(model):
 
 
 recipe = dict(seed=SEED, cache=False, epochs=EPOCHS, clip=CLIP)
-untrained_acc = evaluate(Logits(ah_model), loaders["test"])
+untrained_acc = evaluate(hf.LogitsOnly(ah_model), loaders["test"])
 print(f"before training (random head): test accuracy {untrained_acc:.3f}, chance is "
       f"{1 / len(ag.classes):.2f}")
-runs["adapterhub_seq_bn"] = run_strategy("adapterhub_seq_bn", Logits(ah_model), *loaders.values(),
-                                         optimizer=adamw(ah_model),
+runs["adapterhub_seq_bn"] = run_strategy("adapterhub_seq_bn", hf.LogitsOnly(ah_model),
+                                         *loaders.values(), optimizer=adamw(ah_model),
                                          title="AdapterHub seq_bn adapter + head",
                                          **recipe)
 
@@ -259,8 +254,8 @@ device = next(ah_model.parameters()).device  # where fit left the trained model
 reloaded.to(device).eval(), ah_model.eval()
 with torch.no_grad():
     inputs = probe_ids.to(device), probe_mask.to(device)
-    same = torch.allclose(Logits(ah_model)(*inputs), Logits(reloaded)(*inputs))
-reloaded_acc = evaluate(Logits(reloaded), loaders["test"])
+    same = torch.allclose(hf.LogitsOnly(ah_model)(*inputs), hf.LogitsOnly(reloaded)(*inputs))
+reloaded_acc = evaluate(hf.LogitsOnly(reloaded), loaders["test"])
 print(f"reloaded model: same logits {same}; test accuracy {reloaded_acc:.3f} "
       f"(trained model: {runs['adapterhub_seq_bn'].accuracy:.3f})")
 
@@ -269,12 +264,11 @@ print(f"reloaded model: same logits {same}; test accuracy {reloaded_acc:.3f} "
 #
 # Chapter 5's `add_bert_adapters` inserts chapter 3's `BottleneckAdapter` into the same
 # pre-trained encoder, loaded as a plain `transformers` model, with the same bottleneck width
-# (hidden / 16) and an `EncoderClassifier` head of the same shape as AdapterHub's. Its source:
+# (hidden / 16) and an `EncoderClassifier` head of the same shape as AdapterHub's. The adapter
+# and its injection, from chapters 03 and 05:
 
 # %%
-import inspect
-
-Markdown(f"```python\n{inspect.getsource(BottleneckAdapter)}\n```")
+pages.show_code(BottleneckAdapter, add_bert_adapters)
 
 # %%
 encoder = hf.load_model(ROLE, "base")
@@ -324,18 +318,18 @@ counts = {
     "double_seq_bn (AdapterHub)": count_parameters(houlsby_model).trainable,
     "add_bert_adapters (ftcourse)": runs["ftcourse_houlsby"].trainable - head,
 }
-rows = ["| adapters | per layer | parameters | formula |", "|---|---|---|---|"]
-for name, n in counts.items():
-    per_layer = 1 if name.startswith("seq_bn") else 2
-    rows.append(f"| {name} | {per_layer} | {n:,} | {per_layer} x {layers} x {per_adapter:,} = "
-                f"{per_layer * layers * per_adapter:,} |")
-rows.append(f"| classification head (both) | - | {head:,} | {hidden} x {len(ag.classes)} + "
-            f"{len(ag.classes)} |")
-Markdown("\n".join(rows))
+per_layer = {name: 1 if name.startswith("seq_bn") else 2 for name in counts}
+expected = {name: per_layer[name] * layers * per_adapter for name in counts}
+Markdown(markdown_table(
+    [(name, per_layer[name], n,
+      f"{per_layer[name]} x {layers} x {per_adapter:,} = {expected[name]:,}")
+     for name, n in counts.items()]
+    + [("classification head (both)", None, head,
+        f"{hidden} x {len(ag.classes)} + {len(ag.classes)}")],
+    ["adapters", "per layer", "parameters", "formula"]))
 
 # %%
-formula_ok = {name: n == (1 if name.startswith("seq_bn") else 2) * layers * per_adapter
-              for name, n in counts.items()}
+formula_ok = {name: n == expected[name] for name, n in counts.items()}
 print("every count equals its formula:", all(formula_ok.values()), formula_ok)
 
 # %% [markdown]
@@ -372,9 +366,21 @@ Markdown(
 )
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - AdapterHub adds a named adapter and head to a hub encoder (`add_adapter`,
+#   `add_classification_head`), and `train_adapter` freezes everything else.
+# - `adapter-transformers` is gone: its successor `adapters` pins its own `transformers`, so it
+#   lives in its own environment here; `"pfeiffer"` is now `seq_bn`, `"houlsby"` `double_seq_bn`.
+# - `save_adapter` writes only the adapter and head, a tiny file next to the encoder, and
+#   `load_adapter` puts it back into a fresh encoder with identical logits.
+# - A bottleneck adapter costs $2hb + b + h$ parameters; placement decides how many there are
+#   (one per layer for `seq_bn`, two for Houlsby and ftcourse's `add_bert_adapters`).
+# - AdapterHub's adapters start near the identity (small random weights); chapter 3's start on
+#   it (a zero up-projection).
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a run that learns reaches.
 measured = {
     "accuracy/adapterhub_reloaded": reloaded_acc,
     "params/double_seq_bn": counts["double_seq_bn (AdapterHub)"],
@@ -389,7 +395,7 @@ path = results.record(
            "transformers": transformers.__version__},
 )
 metrics = results.load("13_adapterhub")["metrics"]
-print(path.name, metrics)
+print("recorded", path.name)
 assert same, "the reloaded adapter must give the trained model's logits"
 assert all(formula_ok.values()), formula_ok
 if PROFILE == "ci":

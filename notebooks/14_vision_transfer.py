@@ -55,16 +55,16 @@ if "google.colab" in sys.modules:
 # %%
 import copy
 import importlib.util
-import inspect
 
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import catalog, plots, results, vision
+from ftcourse import catalog, pages, plots, results, vision
 from ftcourse.adapt import count_parameters, freeze, unfreeze
 from ftcourse.experiment import Run, compare, run_strategy, table
+from ftcourse.tables import markdown_table
 from ftcourse.train import evaluate
 
 # %% tags=["parameters"]
@@ -89,6 +89,14 @@ print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torc
 Markdown(catalog.budget_markdown("14"))
 
 # %% [markdown]
+# The source stops before training (it builds the frozen model and counts the head), so every
+# size above is ours: the same epochs and batch for both strategies, so they differ only in what
+# trains.
+
+# %%
+pages.banner("14_vision_transfer")
+
+# %% [markdown]
 # ## ResNet-18 without torchvision
 #
 # The source uses torchvision's `resnet18`. torchvision is built against one exact torch release:
@@ -109,10 +117,9 @@ else:
     tv_total = sum(p.numel() for p in torchvision.models.resnet18().parameters())
     print(f"torchvision {torchvision.__version__} resnet18: {tv_total:,} parameters")
 
-rows = ["| torchvision `resnet18` | `ftcourse.vision.ResNetClassifier` (transformers) |",
-        "|---|---|"]
-rows += [f"| `{tv}` | `{ours}` |" for tv, ours in vision.TORCHVISION_NAMES.items()]
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(f"`{tv}`", f"`{ours}`") for tv, ours in vision.TORCHVISION_NAMES.items()],
+    ["torchvision `resnet18`", "`ftcourse.vision.ResNetClassifier` (transformers)"]))
 
 # %% [markdown]
 # transformers' head is `classifier = Sequential(Flatten(), Linear(512, 1000))`, so torchvision's
@@ -230,7 +237,7 @@ print(f"after one batch in training mode, {len(moved_seed)} of {len(batchnorms)}
 # normally:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(vision.ResNetClassifier.train)}```")
+pages.show_code(vision.ResNetClassifier.train)
 
 # %%
 fixed = copy.deepcopy(resnet)
@@ -273,7 +280,14 @@ runs["head_only"] = run_strategy("head_only", resnet, *loaders,
 # updates, driven by the random head's large errors, wreck the features they hold. PyTorch
 # optimisers take **parameter groups**, each with its own learning rate. `vision.param_groups`
 # builds them from name patterns and refuses a trainable parameter that no pattern covers, so
-# nothing trains at a rate you did not choose.
+# nothing trains at a rate you did not choose:
+
+# %%
+pages.show_code(vision.param_groups)
+
+# %% [markdown]
+# Unfreezing the two stages (`unfreeze`, chapter 02, sets `requires_grad` by name pattern) and
+# giving each group its rate:
 
 # %%
 partial = frozen_with_new_head()
@@ -341,9 +355,18 @@ Markdown(
 # run records its own in `results/full/` and on the [results page](../book/results.md).
 
 # %% [markdown]
-# ## Record the results
+# ## What we learned
+#
+# - Vision transfer is the text recipe again: freeze the pre-trained backbone (`requires_grad =
+#   False`), replace the head with one sized for the new classes, train the head.
+# - Freezing parameters does not freeze BatchNorm: in training mode it keeps updating its running
+#   statistics, so a "frozen" backbone drifts unless those layers stay in evaluation mode.
+# - Unfreezing the last stages at a lower learning rate (optimizer parameter groups) lets the most
+#   task-specific features adapt while the random head learns fast.
+# - transformers' ResNet-18 is torchvision's, parameter for parameter, under other names.
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a run that learns reaches.
 path = results.record(
     "14_vision_transfer", runs=[runs[n] for n in strategies], controls=[untrained],
     data_source=f"{dataset.source}; ResNet-18 with {weights}",
@@ -355,7 +378,7 @@ path = results.record(
                                                                        f"{len(batchnorms)}"},
 )
 metrics = results.load("14_vision_transfer")["metrics"]
-print(path.name, metrics)
+print("recorded", path.name)
 if PROFILE == "ci":
     # Exact counts; the untrained head near chance; both strategies well above it (measured: SEED 0
     # untrained 0.19, head only 0.93, last two stages 0.98; SEED 1: 0.15, 0.93, 1.00).

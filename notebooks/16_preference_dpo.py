@@ -54,7 +54,6 @@ if "google.colab" in sys.modules:
     pass
 
 # %%
-import inspect
 import tempfile
 
 import datasets
@@ -63,7 +62,8 @@ import torch
 from IPython.display import Markdown
 
 import ftcourse
-from ftcourse import catalog, dpo, hf, preferences, results, sft
+from ftcourse import catalog, dpo, hf, pages, preferences, results, sft
+from ftcourse.tables import markdown_table
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -94,6 +94,9 @@ print(f"profile={PROFILE} device={ftcourse.device()} beta={BETA} dpo_lr={DPO_LR}
 # %%
 Markdown(catalog.budget_markdown("16"))
 
+# %%
+pages.banner("16_preference_dpo")
+
 # %% [markdown]
 # ## The data
 #
@@ -118,11 +121,10 @@ print(data.source, f"| train {len(train_records):,} pairs, held-out {len(eval_re
 shown = {}
 for record in train_records:
     shown.setdefault(record["kind"], record)
-rows = ["| kind | prompt | chosen | rejected |", "|---|---|---|---|"]
-for kind, r in shown.items():
-    prompt = r["prompt"].removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT).replace("\n", " ")
-    rows.append(f"| {kind} | {prompt[:100]} | {r['chosen'][:100]} | {r['rejected'][:100]} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(kind, r["prompt"].removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), r["chosen"],
+      r["rejected"]) for kind, r in shown.items()],
+    ["kind", "prompt", "chosen", "rejected"], width=100))
 
 # %% [markdown]
 # ## The starting point: supervised fine-tuning on the chosen answers
@@ -165,8 +167,7 @@ print(f"SFT: {SFT_EPOCHS} epoch(s) in {sft_seconds:.0f} s, last logged loss "
 print("forward replaced on the SFT model's instance:", "forward" in vars(policy))
 reference = dpo.frozen_copy(policy)
 dpo.check_reference(policy, reference)
-Markdown(f"```python\n{inspect.getsource(dpo.frozen_copy)}\n"
-         f"{inspect.getsource(dpo.check_reference)}```")
+pages.show_code(dpo.frozen_copy, dpo.check_reference)
 
 # %% [markdown]
 # ## The log-probability of an answer
@@ -188,7 +189,7 @@ tokens = tokenizer.convert_ids_to_tokens(example["input_ids"][0])
 print(" ".join(f"{t}{'*' if m else ''}"
                for t, m in zip(tokens, example["completion_mask"][0].tolist())))
 print("(* = a token of the chosen answer, counted in its log-probability)")
-Markdown(f"```python\n{inspect.getsource(dpo.sequence_logprobs)}```")
+pages.show_code(dpo.sequence_logprobs)
 
 # %% [markdown]
 # ## The loss
@@ -196,7 +197,7 @@ Markdown(f"```python\n{inspect.getsource(dpo.sequence_logprobs)}```")
 # With the four log-probabilities of a pair, the loss and the rewards take three lines:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(dpo.dpo_loss)}```")
+pages.show_code(dpo.dpo_loss)
 
 # %% [markdown]
 # Before any training the policy *is* the reference: every log-ratio is 0, every reward 0, and
@@ -257,11 +258,10 @@ ours = {"loss": float(loss), "rewards/chosen": float(chosen.mean()),
         "rewards/accuracies": float((chosen > rejected).float().mean())}
 theirs = {"loss": trl_loss, **{k: logged[k] for k in ours if k != "loss"}}
 parity_diff = max(abs(ours[k] - theirs[k]) for k in ours)
-rows = ["| | ftcourse.dpo | TRL DPOTrainer |", "|---|---|---|"]
-rows += [f"| {k} | {ours[k]:.6f} | {theirs[k]:.6f} |" for k in ours]
 print(f"same token ids and masks: {same_tokens}; largest difference: {parity_diff:.1e}")
 del probe, trl_trainer
-Markdown("\n".join(rows))
+Markdown(markdown_table([(k, ours[k], theirs[k]) for k in ours],
+                        ["value", "ftcourse.dpo", "TRL DPOTrainer"], digits=6))
 
 # %% [markdown]
 # ## Before DPO
@@ -288,7 +288,7 @@ print(f"the SFT model finds the rejected answer more likely for {1 - before.logp
 # policy's with, the loss, a step of AdamW with gradient clipping. Its source:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(dpo.train_dpo)}```")
+pages.show_code(dpo.train_dpo)
 
 # %%
 dpo_timer = results.Timer()
@@ -311,28 +311,19 @@ plt.show()
 # ## After DPO
 
 # %%
-rows = ["| held-out | loss | reward chosen | reward rejected | margin | ranked right "
-        "| log-prob ranks right |",
-        "|---|---|---|---|---|---|---|"]
-for name, m in (("before (the SFT model)", before), ("after DPO", after)):
-    rows.append(f"| {name} | {m.loss:.3f} | {m.reward_chosen:+.3f} | {m.reward_rejected:+.3f} | "
-                f"{m.margin:+.3f} | {m.ranked_right:.0%} | {m.logp_ranked_right:.0%} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(name, m.loss, f"{m.reward_chosen:+.3f}", f"{m.reward_rejected:+.3f}", f"{m.margin:+.3f}",
+      f"{m.ranked_right:.0%}", f"{m.logp_ranked_right:.0%}")
+     for name, m in (("before (the SFT model)", before), ("after DPO", after))],
+    ["held-out", "loss", "reward chosen", "reward rejected", "margin", "ranked right",
+     "log-prob ranks right"]))
 
 # %%
 answers_after = sft.generate_answers(policy, tokenizer, questions, MAX_NEW_TOKENS)
-
-
-def cell(text, width=120):
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return (text[:width] + "...") if len(text) > width else (text or "*(empty)*")
-
-
-rows = ["| prompt | SFT model | after DPO | chosen (reference answer) |", "|---|---|---|---|"]
-for q, b, a, r in zip(questions, answers_before, answers_after, eval_records):
-    rows.append(f"| {cell(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), 60)} | {cell(b)} "
-                f"| {cell(a)} | {cell(r['chosen'].strip())} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(q.removeprefix(sft.HUMAN).removesuffix(sft.ASSISTANT), b, a, r["chosen"].strip())
+     for q, b, a, r in zip(questions, answers_before, answers_after, eval_records)],
+    ["prompt", "SFT model", "after DPO", "chosen (reference answer)"], width=120))
 
 # %% [markdown]
 # ## What can go wrong
@@ -372,11 +363,11 @@ drift = {name: dpo.evaluate_preferences(model, reference, eval_batches, BETA)
 drift_loss = sum(drift_history.loss) / len(drift_history.loss)
 print(f"logged loss with reference = policy, mean of {len(drift_history.loss)} steps: "
       f"{drift_loss:.4f} (log 2 = 0.6931; dropout makes the two forwards differ a little)")
-rows = ["| after the same steps | measured against the real reference: margin | ranked right "
-        "| reward of the chosen answers |", "|---|---|---|---|"]
-rows += [f"| {name} | {m.margin:+.3f} | {m.ranked_right:.0%} | {m.reward_chosen:+.3f} |"
-         for name, m in drift.items()]
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(name, f"{m.margin:+.3f}", f"{m.ranked_right:.0%}", f"{m.reward_chosen:+.3f}")
+     for name, m in drift.items()],
+    ["after the same steps", "measured against the real reference: margin", "ranked right",
+     "reward of the chosen answers"]))
 
 # %% [markdown]
 # With the policy as its own reference the logged loss reads $\log 2$ at every step (up to
@@ -398,12 +389,11 @@ with torch.no_grad():
     without_mask, _ = dpo.pair_logprobs(policy, b, masked=False)
 print(f"log p(chosen answer | prompt), first held-out pair: {float(with_mask[0]):.2f} with the "
       f"mask, {float(without_mask[0]):.2f} with the prompt's tokens counted too")
-rows = ["| held-out, after DPO | reward chosen | reward rejected | margin | ranked right |",
-        "|---|---|---|---|---|"]
-for name, m in (("answer tokens only", after), ("prompt tokens counted too", unmasked)):
-    rows.append(f"| {name} | {m.reward_chosen:+.3f} | {m.reward_rejected:+.3f} | {m.margin:+.3f} | "
-                f"{m.ranked_right:.0%} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(name, f"{m.reward_chosen:+.3f}", f"{m.reward_rejected:+.3f}", f"{m.margin:+.3f}",
+      f"{m.ranked_right:.0%}")
+     for name, m in (("answer tokens only", after), ("prompt tokens counted too", unmasked))],
+    ["held-out, after DPO", "reward chosen", "reward rejected", "margin", "ranked right"]))
 
 # %% [markdown]
 # Counting the prompt makes every log-probability far more negative and shifts both rewards by
@@ -430,13 +420,11 @@ for beta in BETAS:
                   batch_size=DPO_BATCH, max_length=MAX_LENGTH, max_steps=DEMO_STEPS, seed=SEED,
                   progress=False)
     beta_runs[beta] = dpo.evaluate_preferences(model, reference, eval_batches, beta)
-rows = ["| beta | margin | log-ratio gap (margin / beta) | chosen log-prob moved (nats) "
-        "| ranked right | loss |",
-        "|---|---|---|---|---|---|"]
-for beta, m in sorted(beta_runs.items()):
-    rows.append(f"| {beta} | {m.margin:+.3f} | {m.margin / beta:+.2f} | "
-                f"{m.reward_chosen / beta:+.2f} | {m.ranked_right:.0%} | {m.loss:.3f} |")
-Markdown("\n".join(rows))
+Markdown(markdown_table(
+    [(str(beta), f"{m.margin:+.3f}", f"{m.margin / beta:+.2f}", f"{m.reward_chosen / beta:+.2f}",
+      f"{m.ranked_right:.0%}", m.loss) for beta, m in sorted(beta_runs.items())],
+    ["beta", "margin", "log-ratio gap (margin / beta)", "chosen log-prob moved (nats)",
+     "ranked right", "loss"]))
 
 # %%
 small, large = beta_runs[BETAS[0]], beta_runs[BETAS[1]]
@@ -465,10 +453,9 @@ Markdown(
 # - Our from-scratch loss gives TRL's `DPOTrainer` loss and rewards on the same batch.
 # - $\beta$ sets how far the policy may move: too small and it drifts, too large and it barely
 #   learns.
-#
-# ## Record the results
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a run that learns reaches.
 metrics = {
     **before.as_dict("before/"), **after.as_dict("after/"),
     "parity/max_abs_diff": parity_diff, "parity/same_tokens": float(same_tokens),
@@ -486,7 +473,7 @@ path = results.record(
            "n_train": len(train_records), "sft_seconds": sft_seconds, "dpo_seconds": dpo_seconds,
            "answers_after": dict(zip(questions, answers_after))},
 )
-print(path.name, {k: round(v, 4) for k, v in metrics.items()})
+print("recorded", path.name)
 if PROFILE == "ci":
     # Measured with SEED 0, 1, 2 (`--set SEED=N`): held-out margin 0 -> 0.92, 0.93, 0.93; ranked
     # right 0 -> 81%, 80%, 84%; the policy's own log-prob ranking 63-65% -> 71-75%; loss 0.693 ->

@@ -31,7 +31,7 @@
 #    chapter 04's `LoRALayer` beside it, the only part that trains.
 #
 # (The paper's third idea, *paged optimizers* that move optimizer states to CPU memory when the
-# GPU runs out, is a memory-management feature of bitsandbytes and is not covered here.)
+# GPU runs out, is a memory-management feature of bitsandbytes: explained below, not built.)
 #
 # Then we fine-tune the chapter-11 model (`facebook/opt-350m` on `full`, a tiny OPT on `ci`) with
 # QLoRA and with plain LoRA, and compare the memory of full fine-tuning, LoRA and QLoRA: computed
@@ -48,7 +48,6 @@ if "google.colab" in sys.modules:
 
 # %%
 import copy
-import inspect
 import tempfile
 from pathlib import Path
 
@@ -60,9 +59,10 @@ from IPython.display import Markdown
 from torch import nn
 
 import ftcourse
-from ftcourse import catalog, hf, quant, results, sft
+from ftcourse import catalog, hf, pages, quant, results, sft
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.lora import LoRALayer, apply_lora
+from ftcourse.tables import markdown_table
 
 # %% tags=["parameters"]
 PROFILE = ftcourse.profile()
@@ -94,23 +94,20 @@ RUN_BNB = PROFILE == "full" and DEVICE.type == "cuda" and HAS_BNB
 print(f"profile={PROFILE} device={DEVICE} precision={PRECISION.name} bitsandbytes={HAS_BNB} torch "
       f"{torch.__version__}")
 
-# %%
-Markdown(
-    f"**This page** was produced on the `{PROFILE}` profile: "
-    + ("generated instruction pairs and a tiny OPT with random weights, on a CPU; the numbers show "
-       "the mechanics, not the quality of a real model. The `full` profile runs "
-       "`facebook/opt-350m` on openassistant-guanaco, and the bitsandbytes + PEFT version on a GPU."
-       if PROFILE == "ci" else
-       f"`facebook/opt-350m` on openassistant-guanaco, on {results.device_description()}.")
-    + " Recorded runs are on the book's results page."
-)
-
 # %% [markdown]
 # What the `full` run of this chapter costs, from the measured step (the `ci` run on this page
 # takes seconds):
 
 # %%
 Markdown(catalog.budget_markdown("17"))
+
+# %% [markdown]
+# No source document covers QLoRA: the sizes are the QLoRA paper's where it gives them (rank 64,
+# alpha 16, learning rate 2e-4) and chapter 12's otherwise, and the bitsandbytes + PEFT version
+# runs only on `full` with a GPU.
+
+# %%
+pages.banner("17_qlora")
 
 # %% [markdown]
 # ## What fine-tuning keeps in memory
@@ -132,12 +129,6 @@ Markdown(catalog.budget_markdown("17"))
 # allocates nothing:
 
 # %%
-def lora_parameter_count(model: nn.Module, rank: int) -> int:
-    """r (in + out) for every nn.Linear but the output layer: LoRA on all linear layers."""
-    return sum(rank * (m.in_features + m.out_features) for n, m in model.named_modules()
-               if isinstance(m, nn.Linear) and not n.endswith("lm_head"))
-
-
 def gib(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:.2f}"
 
@@ -149,19 +140,17 @@ with torch.device("meta"):
         "7B (Llama-2-7B sizes)":
             transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig()),
     }
-rows = ["| model | parameters | method | weights GiB | gradients GiB | Adam states GiB "
-        "| total GiB |",
-        "|---|---|---|---|---|---|---|"]
-computed = {}
+rows, computed = [], {}
 for model_name, meta_model in big_models.items():
-    n_lora = lora_parameter_count(meta_model, 64)  # the paper's rank
+    n_lora = quant.lora_parameter_count(meta_model, 64)  # the paper's rank, on every linear layer
     table = quant.training_memory(meta_model, n_lora)
     computed[model_name] = table
     for method, parts in table.items():
-        rows.append(f"| {model_name} | {count_parameters(meta_model).total / 1e6:,.0f}M | {method} "
-                    f"| {gib(parts['weights'])} | {gib(parts['gradients'])} | "
-                    f"{gib(parts['optimizer'])} | {gib(sum(parts.values()))} |")
-Markdown("\n".join(rows))
+        rows.append((model_name, f"{count_parameters(meta_model).total / 1e6:,.0f}M", method,
+                     gib(parts["weights"]), gib(parts["gradients"]), gib(parts["optimizer"]),
+                     gib(sum(parts.values()))))
+Markdown(markdown_table(rows, ["model", "parameters", "method", "weights GiB", "gradients GiB",
+                               "Adam states GiB", "total GiB"]))
 
 # %%
 seven = computed["7B (Llama-2-7B sizes)"]
@@ -193,7 +182,7 @@ Markdown(
 # Each half is divided by its largest value so that the code book spans exactly $[-1, 1]$:
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.nf4_code_book)}\n```")
+pages.show_code(quant.nf4_code_book)
 
 # %%
 nf4 = quant.nf4_code_book()
@@ -239,8 +228,7 @@ plt.show()
 # squeezes every other weight into a few codes near zero; with blocks of 64 it affects 63 others.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.quantize_blockwise)}\n"
-         f"{inspect.getsource(quant.pack_4bit)}```")
+pages.show_code(quant.quantize_blockwise, quant.pack_4bit)
 
 # %% [markdown]
 # ## The model, and one of its weights
@@ -278,37 +266,31 @@ print(f"first 8 weights:     {[round(v, 4) for v in weight.reshape(-1)[:8].tolis
 print(f"their NF4 indices:   {indices[:8].tolist()}  packed in 4 bytes: {packed[:4].tolist()}")
 print(f"dequantised:         {[round(v, 4) for v in restored.reshape(-1)[:8].tolist()]}")
 print(f"{absmax.numel()} blocks of {quant.BLOCKSIZE}; first absmax {absmax[0]:.4f}")
-half_gap = ((nf4[1:] - nf4[:-1]).max() / 2).item()
-bound = (half_gap * absmax).repeat_interleave(quant.BLOCKSIZE)[: weight.numel()].view(weight.shape)
+bound = quant.rounding_bound(absmax, nf4, weight.shape)
 round_trip_within_bound = bool(((weight - restored).abs() <= bound * (1 + 1e-6)).all())
-print(f"every error within half the widest NF4 gap ({half_gap:.3f}) x its block's absmax: "
-      f"{round_trip_within_bound}")
+print(f"every error within half the widest NF4 gap x its block's absmax: {round_trip_within_bound}")
 
 # %% [markdown]
 # How the error depends on the code book and the block size, on this weight and on the same
 # weight with one outlier planted (one weight set to 20 times the largest). Error is the root mean
-# square of (weight - dequantised), relative to the weights' own root mean square:
+# square of (weight - dequantised), relative to the weights' own root mean square
+# (`quant.relative_error`):
 
 # %%
-def relative_error(w, code, blocksize):
-    i, a = quant.quantize_blockwise(w, code, blocksize)
-    back = quant.dequantize_blockwise(i, a, code, blocksize, w.shape)
-    return ((w - back).pow(2).mean() / w.pow(2).mean()).sqrt().item()
-
-
 outlier = weight.clone()
 outlier.view(-1)[100] = 20 * weight.abs().max()
 errors = {}
-rows = ["| code | block size | bits per weight | error | error with one outlier |",
-        "|---|---|---|---|---|"]
+rows = []
 for code_name, code in (("NF4", nf4), ("int4", int4)):
     for blocksize in (64, 1024, weight.numel()):
         bits = 4 + 32 / blocksize
-        e, e_out = relative_error(weight, code, blocksize), relative_error(outlier, code, blocksize)
+        e = quant.relative_error(weight, code, blocksize)
+        e_out = quant.relative_error(outlier, code, blocksize)
         errors[(code_name, blocksize)] = (e, e_out)
         label = "whole matrix" if blocksize == weight.numel() else f"{blocksize}"
-        rows.append(f"| {code_name} | {label} | {bits:.3f} | {e:.3f} | {e_out:.3f} |")
-Markdown("\n".join(rows))
+        rows.append((code_name, label, bits, e, e_out))
+Markdown(markdown_table(rows, ["code", "block size", "bits per weight", "error",
+                               "error with one outlier"]))
 
 # %%
 e_nf4, e_int4 = errors[("NF4", 64)][0], errors[("int4", 64)][0]
@@ -335,7 +317,7 @@ Markdown(
 # accepts too (the test suite checks that, given that code, it finds bitsandbytes' very indices).
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.double_quantize)}\n```")
+pages.show_code(quant.double_quantize)
 
 # %%
 dq = quant.double_quantize(absmax)
@@ -360,8 +342,7 @@ for double in (False, True):
 # as much memory as the unquantised model. The custom autograd function dequantises it again.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.Linear4bit)}\n"
-         f"{inspect.getsource(quant._Matmul4bit)}```")
+pages.show_code(quant.Linear4bit, quant._Matmul4bit)
 
 # %%
 fc1 = copy.deepcopy(fc1).cpu().requires_grad_(False)
@@ -393,23 +374,20 @@ print(f"kept for the backward pass: {saved_plain:,} bytes with F.linear on the d
 # for double quantisation.
 
 # %%
-if HAS_BNB:
-    bnb_packed, bnb_state = bnbf.quantize_4bit(weight, blocksize=quant.BLOCKSIZE, quant_type="nf4")
-    bnb_indices = quant.unpack_4bit(bnb_packed.reshape(-1), weight.numel())
-    parity = {
-        "same_absmax": float(torch.equal(bnb_state.absmax, absmax)),
-        "same_indices_share": (bnb_indices == indices).float().mean().item(),
-        "dequantized_max_diff": (quant.dequantize_blockwise(bnb_indices, bnb_state.absmax, nf4,
-                                                            quant.BLOCKSIZE, weight.shape)
-                                 - bnbf.dequantize_4bit(bnb_packed, bnb_state)).abs().max().item(),
-    }
-    print(parity)
-else:
-    parity = {}
-    print("bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare (the tests skip "
-          "it too)")
+parity = quant.bitsandbytes_parity(weight, indices, absmax)
+print(parity or "bitsandbytes is not installed: pip install 'ftcourse[qlora]' to compare")
 
 # %% [markdown]
+# ## The paper's third idea: paged optimizers
+#
+# The QLoRA paper has a third idea besides NF4 and double quantisation: **paged optimizers**.
+# A long sequence in a batch can make a training step's memory spike past the GPU's and crash
+# the run; bitsandbytes' paged optimizers keep the Adam states in NVIDIA unified memory, which
+# the driver moves to CPU memory page by page when the GPU runs short and back when they are
+# needed. They change where the states live, not how many bytes they take, so the memory tables
+# here leave them out; on `full` they are one argument away (`optim="paged_adamw_32bit"` in the
+# trainer's config).
+#
 # ## QLoRA from scratch on the chapter's model
 #
 # `quantize_model` replaces every `nn.Linear` except the output layer (which is the embedding
@@ -419,7 +397,7 @@ else:
 # fine-tuning.
 
 # %%
-Markdown(f"```python\n{inspect.getsource(quant.Linear4bitWithLoRA)}\n```")
+pages.show_code(quant.Linear4bitWithLoRA)
 
 # %%
 qlora_model = base_model(COMPUTE_DTYPE)
@@ -442,26 +420,20 @@ snapshot = {k: v.clone() for k, v in qlora_model.state_dict().items()
 # Each run below: the held-out loss on the answers before and after training, with chapter 11's
 # trainer (loss on the answers only). The second run is plain LoRA with the same rank on the same
 # layers of the unquantised model: the paper's claim is that the 4-bit base costs little.
+# `sft.train_and_measure` (chapter 12) runs and measures each, here without generating answers.
 
 # %%
 runs, workdir = {}, Path(tempfile.mkdtemp(prefix="ftcourse-qlora-"))
 
 
 def sft_run(name, model):
-    trainer = sft.make_sft_trainer(model, tokenizer, train_records, eval_records,
-                                   output_dir=workdir / name,
-                                   epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE,
-                                   max_length=MAX_LENGTH,
-                                   seed=SEED, max_dropped=MAX_DROPPED,
-                                   train_sampling_strategy=SAMPLING)
-    before = trainer.evaluate()["eval_loss"]
-    run_timer = results.Timer()
-    trainer.train()
-    seconds = run_timer.seconds
-    after = trainer.evaluate()["eval_loss"]
-    runs[name] = {"eval_loss_before": before, "eval_loss_after": after, "seconds": seconds,
-                  "trainable": count_parameters(model).trainable}
-    print(f"{name}: held-out loss {before:.3f} -> {after:.3f} in {seconds:.1f} s")
+    run, _ = sft.train_and_measure(
+        name, model, tokenizer, train_records, eval_records, output_dir=workdir / name,
+        answers=False, seed=SEED, epochs=EPOCHS, lr=LR, batch_size=BATCH_SIZE,
+        max_length=MAX_LENGTH, max_dropped=MAX_DROPPED, train_sampling_strategy=SAMPLING)
+    runs[name] = run.summary()
+    print(f"{name}: held-out loss {run.metrics['eval_loss_before']:.3f} -> "
+          f"{run.metrics['eval_loss_after']:.3f} in {run.seconds:.1f} s")
 
 
 sft_run("qlora", qlora_model)
@@ -544,18 +516,20 @@ if DEVICE.type == "cuda":
         measured_peak[name] = quant.peak_training_memory(model, batch,
                                                          autocast_dtype=PRECISION.autocast_dtype)
     print({k: f"{v / 2**20:,.0f} MiB" for k, v in measured_peak.items()})
-rows = ["| method | weights (computed) | tensors in memory (measured) "
-        "| with gradients and Adam (computed) | peak of a training step (GPU, measured) |",
-        "|---|---|---|---|---|"]
-for method, parts in page_table.items():
-    peak = f"{measured_peak[method] / 2**20:,.1f} MiB" if method in measured_peak else "-"
-    rows.append(f"| {method} | {parts['weights'] / 2**20:,.2f} MiB | "
-                f"{measured_weights[method] / 2**20:,.2f} MiB | {sum(parts.values()) / 2**20:,.2f} "
-                f"MiB | {peak} |")
+
+
+def mib(n_bytes):
+    return None if n_bytes is None else f"{n_bytes / 2**20:,.2f} MiB"
+
+
+rows = [(method, mib(parts["weights"]), mib(measured_weights[method]), mib(sum(parts.values())),
+         mib(measured_peak.get(method))) for method, parts in page_table.items()]
 if "QLoRA (bitsandbytes)" in measured_peak:
-    rows.append("| QLoRA (bitsandbytes) | | | | "
-                f"{measured_peak['QLoRA (bitsandbytes)'] / 2**20:,.1f} MiB |")
-Markdown("\n".join(rows))
+    rows.append(("QLoRA (bitsandbytes)", None, None, None,
+                 mib(measured_peak["QLoRA (bitsandbytes)"])))
+Markdown(markdown_table(rows, ["method", "weights (computed)", "tensors in memory (measured)",
+                               "with gradients and Adam (computed)",
+                               "peak of a training step (GPU, measured)"]))
 
 # %% [markdown]
 # The computed LoRA row assumes a 16-bit base; on a CPU the base here stays in float32, which is
@@ -595,10 +569,9 @@ Markdown(
 #   about 2 (the 16-bit frozen base) plus 16 per adapter parameter; QLoRA about 0.52 for the
 #   linear layers' weights. Activations come on top, and dominate for small models and long
 #   sequences (gradient checkpointing trades them for compute).
-#
-# ## Record the results
 
-# %%
+# %% tags=["hide-input"]
+# Records this page's metrics; on ci, checks them against the ranges a working page reaches.
 metrics = {
     "code_book/max_diff_bitsandbytes": code_book_diff if HAS_BNB else 0.0,
     "round_trip/within_bound": float(round_trip_within_bound),
@@ -629,7 +602,7 @@ path = results.record(
            "bitsandbytes_run": RUN_BNB, "computed_big_models": computed,
            "runs": runs},
 )
-print(path.name, metrics)
+print("recorded", path.name)
 assert weights_untouched and round_trip_within_bound and layer_measured == layer_computed
 if PROFILE == "ci":
     results.check(metrics, {

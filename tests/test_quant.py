@@ -304,3 +304,38 @@ def test_double_quantization_parity_with_bitsandbytes():
     theirs = bnbf.dequantize_4bit(packed_bnb, state)
     same_scale = ~differ.repeat_interleave(64).view(w.shape)
     assert torch.allclose(ours[same_scale], theirs[same_scale], atol=1e-5, rtol=0)
+
+
+def test_relative_error_rounding_bound_and_lora_count():
+    code = quant.nf4_code_book()
+    w = torch.randn(37, 64, generator=torch.Generator().manual_seed(2))
+    indices, absmax = quant.quantize_blockwise(w, code)
+    back = quant.dequantize_blockwise(indices, absmax, code, quant.BLOCKSIZE, w.shape)
+    bound = quant.rounding_bound(absmax, code, w.shape)
+    assert bound.shape == w.shape and ((w - back).abs() <= bound * (1 + 1e-6)).all()
+    error = quant.relative_error(w, code)
+    assert 0.05 < error < 0.15  # 4 bits lose information, but not most of it
+    assert error < quant.relative_error(w, quant.linear_code_book(4))  # NF4 suits normal weights
+    assert quant.relative_error(w, code, blocksize=w.numel()) > error  # one scale: coarser
+    model = nn.Sequential(nn.Linear(10, 4), nn.ReLU(), nn.Linear(4, 3))
+    assert quant.lora_parameter_count(model, 2) == 2 * (10 + 4) + 2 * (4 + 3)
+    assert quant.lora_parameter_count(model, 2, exclude="2") == 2 * (10 + 4)
+    with pytest.raises(ValueError, match="rank"):
+        quant.lora_parameter_count(model, 0)
+
+
+@needs_bnb
+def test_bitsandbytes_parity_summary():
+    w = torch.randn(96, 64, generator=torch.Generator().manual_seed(4))
+    indices, absmax = quant.quantize_blockwise(w, quant.nf4_code_book())
+    parity = quant.bitsandbytes_parity(w, indices, absmax)
+    assert parity["same_absmax"] == 1.0 and parity["same_indices_share"] > 0.9999
+    assert parity["dequantized_max_diff"] < 1e-6
+    shifted = quant.bitsandbytes_parity(w, (indices + 1) % 16, absmax * 2)
+    assert shifted["same_absmax"] == 0.0 and shifted["same_indices_share"] == 0.0
+
+
+def test_bitsandbytes_parity_is_empty_without_bitsandbytes(monkeypatch):
+    monkeypatch.setattr(quant, "bitsandbytes_functional", lambda: None)
+    w = torch.randn(2, 64)
+    assert quant.bitsandbytes_parity(w, *quant.quantize_blockwise(w, quant.nf4_code_book())) == {}

@@ -68,6 +68,18 @@ def test_make_prompt():
         sft.make_prompt("  ")
 
 
+def test_fintech_toy_splits_into_instruction_and_answer():
+    records = [sft.to_prompt_completion(sft.instruction_to_guanaco(t)) for t in sft.FINTECH_TOY]
+    assert records[1] == {"prompt": "### Human: Explain KYC in one line.### Assistant:",
+                          "completion": " KYC is the identity verification required by financial "
+                                        "institutions."}
+    assert sft.instruction_to_guanaco(sft.FINTECH_PROMPTS[1]) == sft.make_prompt(
+        "Write a friendly one-line savings tip.")
+    for bad in ("Answer: no instruction", "Instruction: no answer marker", "Instruction:\nAnswer: x"):
+        with pytest.raises(ValueError, match="Instruction"):
+            sft.instruction_to_guanaco(bad)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 def write_jsonl(path, texts):
@@ -301,3 +313,32 @@ def test_an_interrupted_run_resumes_from_its_last_epoch(tokenizers, tmp_path):
     logged_epochs = [round(entry["epoch"]) for entry in again.state.log_history if "loss" in entry]
     assert logged_epochs == [1, 2]  # epoch 1's loss comes from the checkpoint's history
     assert (tmp_path / "checkpoint-8").is_dir()
+
+
+def test_train_and_measure_records_a_learning_run(tokenizers, tmp_path):
+    pytest.importorskip("trl", reason="SFTTrainer comes from trl (ftcourse[sft])")
+    pytest.importorskip("rouge_score", reason="ROUGE comes from rouge-score (ftcourse[nlp-eval])")
+    from transformers import AutoModelForCausalLM
+
+    from ftcourse.hf import tiny_config
+
+    tokenizer = tokenizers["bpe"]
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(tiny_config(
+        "opt", len(tokenizer), pad_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
+    records = [sft.to_prompt_completion(t) for t in corpora.generate_instructions(40, seed=0)]
+    run, answers = sft.train_and_measure(
+        "tiny", model, tokenizer, records[:32], records[32:], output_dir=tmp_path, max_new_tokens=4,
+        epochs=2, lr=3e-3, batch_size=8, max_length=64, disable_tqdm=True, report_to=[])
+    assert run.name == "tiny" and len(answers) == 8
+    assert run.metrics["eval_loss_after"] < run.metrics["eval_loss_before"] - 0.5
+    assert set(run.metrics) >= {"rouge1", "rouge2", "rougeL"}
+    assert run.trainable == run.total == sum(p.numel() for p in model.parameters())
+    quick, none = sft.train_and_measure("quick", model, tokenizer, records[:8], records[32:], answers=False,
+                                        output_dir=tmp_path / "quick", max_length=64, disable_tqdm=True,
+                                        report_to=[])
+    assert none == [] and set(quick.metrics) == {"eval_loss_before", "eval_loss_after"}
+    with pytest.raises(ValueError, match="held-out"):
+        sft.train_and_measure("none", model, tokenizer, records, [], output_dir=tmp_path)
