@@ -1,9 +1,12 @@
-"""Handwritten images for LeNet in both profiles: scikit-learn's digits (`ci`) and EMNIST (`full`).
+"""Handwritten images for LeNet in both profiles: generated glyphs (`ci`) and EMNIST (`full`).
 
 Chapter 04 pre-trains the seeds' `NNet` (`ftcourse.models.LeNet`, 1x32x32 inputs) on some
 handwritten classes and adapts it with LoRA to new ones:
-- `ci`: scikit-learn's bundled 8x8 digits (1,797 real handwritten digits, no download):
-  pre-train on 0-4, adapt to 5-9, images resized to 32x32 (bilinear).
+- `ci`: generated stroke glyphs (`load_glyphs`): pre-train on 80 classes, adapt to 10 new
+  classes drawn with the same strokes from a handful of images each, the case
+  where transfer pays (with only five pre-training classes, as the digits 0-4 of scikit-learn's
+  8x8 set, the pre-trained features were too narrow and a network trained from scratch won).
+  `load_digits_split` (scikit-learn's bundled 8x8 digits, resized to 32x32) serves chapter 14.
 - `full`: EMNIST as seed 002 intends: pre-train on the digits split (10 classes), adapt to the
   letters split (26 classes). The original IDX files are read from `FTCOURSE_DATA_DIR/emnist/`
   (or its `gzip/` folder, as the official zip unpacks), else the official zip is downloaded
@@ -171,6 +174,91 @@ def load_digits_split(
 
 
 # ---------------------------------------------------------------------------------------------
+# Generated stroke glyphs (ci, chapter 04)
+# A glyph is drawn on a 3x3 grid of anchor points; its strokes join neighbouring points
+# (6 horizontal, 6 vertical, 8 diagonal). Every class is a fixed set of strokes, as a written
+# character is, so classes share strokes the way digits and letters do.
+_GRID = [(x, y) for y in (0.22, 0.5, 0.78) for x in (0.22, 0.5, 0.78)]
+GLYPH_STROKES: list[tuple[int, int]] = [
+    (a, b) for a in range(9) for b in range(a + 1, 9) if max(abs(a % 3 - b % 3), abs(a // 3 - b // 3)) == 1
+]
+GLYPH_PRETRAIN_CLASSES, GLYPH_ADAPT_CLASSES = 80, 10
+_GLYPH_MEAN, _GLYPH_STD = 0.17, 0.33  # of the generated images' pixels (0..1), as measured
+
+
+def glyph_shapes(count: int) -> list[frozenset[int]]:
+    """The stroke sets (indices into `GLYPH_STROKES`) of the first `count` glyph classes: distinct,
+    4 to 6 strokes each, the same on every machine. Chapter 04's `ci` pre-training uses the first
+    `GLYPH_PRETRAIN_CLASSES`, its adaptation task the next `GLYPH_ADAPT_CLASSES`."""
+    rng = np.random.default_rng(20_240_404)
+    shapes: list[frozenset[int]] = []
+    while len(shapes) < count:
+        shape = frozenset(rng.choice(len(GLYPH_STROKES), size=int(rng.integers(4, 7)), replace=False).tolist())
+        if all(len(shape ^ other) >= 3 for other in shapes):  # no two classes a stroke apart
+            shapes.append(shape)
+    return shapes
+
+
+def render_glyphs(shapes: Sequence[frozenset[int]], labels: np.ndarray, seed: int,
+                  size: int = IMAGE_SIZE) -> torch.Tensor:
+    """Images [N, 1, size, size] (0..1) of the glyphs `shapes[labels[i]]`, each written by a
+    different hand: anchor points moved, the whole glyph scaled, rotated and shifted, strokes of
+    random thickness, one stroke now and then left out, and pixel noise."""
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    grid = np.array(_GRID)[None].repeat(n, 0) + rng.normal(0, 0.035, (n, 9, 2))  # [n, 9, 2]
+    angle = rng.normal(0, 0.12, n)
+    scale = rng.uniform(0.85, 1.1, n)
+    shift = rng.normal(0, 0.05, (n, 2))
+    rot = np.stack([np.stack([np.cos(angle), -np.sin(angle)], -1), np.stack([np.sin(angle), np.cos(angle)], -1)], -2)
+    points = np.einsum("nij,nkj->nki", rot * scale[:, None, None], grid - 0.5) + 0.5 + shift[:, None]
+    width = rng.uniform(0.035, 0.07, n)
+    strokes = np.array(GLYPH_STROKES)
+    pixel = (np.arange(size) + 0.5) / size
+    py, px = np.meshgrid(pixel, pixel, indexing="ij")
+    grid_xy = np.stack([px, py], -1)[None]  # [1, size, size, 2]
+    images = np.zeros((n, size, size))
+    for i, label in enumerate(labels):
+        members = sorted(shapes[int(label)])
+        if len(members) > 4 and rng.random() < 0.2:  # a hurried hand skips a stroke
+            members.pop(int(rng.integers(len(members))))
+        a = points[i, strokes[members, 0]][:, None, None]  # [k, 1, 1, 2]
+        b = points[i, strokes[members, 1]][:, None, None]
+        ab = b - a
+        t = np.clip(((grid_xy - a) * ab).sum(-1) / (ab * ab).sum(-1), 0, 1)
+        dist = np.linalg.norm(grid_xy - (a + t[..., None] * ab), axis=-1).min(0)
+        images[i] = np.clip(1.0 - (dist - width[i] / 2) * size / 1.5, 0, 1)
+    images += rng.normal(0, 0.08, images.shape)
+    return torch.tensor(images, dtype=torch.float32).unsqueeze(1)
+
+
+def load_glyphs(task: str, train_per_class: int = 40, test_per_class: int = 30,
+                seed: int = 0) -> ImageClassificationData:
+    """Generated handwriting-like glyphs (chapter 04's `ci` images): `"pretrain"`, many classes
+    with plenty of images (the stand-in for EMNIST digits), or `"adapt"`, new classes built from
+    the same strokes (the stand-in for EMNIST letters), normalised as one dataset."""
+    if task not in ("pretrain", "adapt"):
+        raise ValueError(f"task must be 'pretrain' or 'adapt', got {task!r}")
+    if train_per_class < 1 or test_per_class < 1:
+        raise ValueError("train_per_class and test_per_class must be >= 1")
+    shapes = glyph_shapes(GLYPH_PRETRAIN_CLASSES + GLYPH_ADAPT_CLASSES)
+    if task == "pretrain":
+        shapes, classes = shapes[:GLYPH_PRETRAIN_CLASSES], [f"g{k}" for k in range(GLYPH_PRETRAIN_CLASSES)]
+    else:
+        shapes, classes = shapes[GLYPH_PRETRAIN_CLASSES:], list(string.ascii_uppercase[:GLYPH_ADAPT_CLASSES])
+    offset = 0 if task == "pretrain" else 1
+    splits = []
+    for part, per_class in enumerate((train_per_class, test_per_class)):
+        labels = np.arange(len(shapes)).repeat(per_class)
+        images = _normalise(render_glyphs(shapes, labels, seed=seed * 10 + offset * 2 + part), _GLYPH_MEAN, _GLYPH_STD)
+        splits.append(ImageSplit(images, torch.from_numpy(labels)))
+    return ImageClassificationData(
+        name=f"glyphs ({task})", train=splits[0], test=splits[1], classes=classes,
+        source=f"generated stroke glyphs ({len(shapes)} classes, {IMAGE_SIZE}x{IMAGE_SIZE}), seed {seed}",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # EMNIST (full)
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (the MNIST/EMNIST format), gzipped (`.gz`) or not, as a NumPy array.
@@ -280,12 +368,13 @@ def load_emnist(
 # ---------------------------------------------------------------------------------------------
 # Per profile, and batching
 def load_handwriting(task: str, profile: str | None = None) -> ImageClassificationData:
-    """Chapter 04's two image tasks for the profile: `"pretrain"` (ci: digits 0-4; full:
-    EMNIST digits) and `"adapt"`, the new classes (ci: digits 5-9; full: EMNIST letters)."""
+    """Chapter 04's two image tasks for the profile: `"pretrain"` (ci: 80 generated glyph
+    classes; full: EMNIST digits) and `"adapt"`, the new classes (ci: 10 new glyphs built from
+    the same strokes; full: EMNIST letters)."""
     if task not in ("pretrain", "adapt"):
         raise ValueError(f"task must be 'pretrain' or 'adapt', got {task!r}")
     if active_profile(profile) == "ci":
-        return load_digits_split(range(5) if task == "pretrain" else range(5, 10))
+        return load_glyphs(task)
     return load_emnist("digits" if task == "pretrain" else "letters", profile=profile)
 
 
@@ -592,7 +681,10 @@ __all__ = [
     "emnist_folder",
     "load_digits_split",
     "load_emnist",
+    "load_glyphs",
     "load_handwriting",
+    "render_glyphs",
+    "glyph_shapes",
     "make_image_loader",
     "read_emnist_images",
     "read_idx",

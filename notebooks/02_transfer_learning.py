@@ -378,6 +378,34 @@ Markdown(
 )
 
 # %% [markdown]
+# ### Across seeds, on the generated data
+#
+# One run is one draw of the initial weights and of the batch order. The same chapter run with
+# `SEED` 0 to 4 on the `ci` profile (`python bench/ci_seeds.py 02_transfer_learning`) gave these
+# IMDB test accuracies:
+#
+# | strategy | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean |
+# |---|---|---|---|---|---|---|
+# | full fine-tuning | 0.750 | 0.758 | 0.773 | 0.842 | 0.835 | 0.792 |
+# | from scratch | 0.839 | 0.797 | 0.785 | 0.841 | 0.835 | 0.819 |
+# | linear probing | 0.777 | 0.735 | 0.777 | 0.762 | 0.752 | 0.761 |
+# | probe on an untrained encoder | 0.734 | 0.749 | 0.746 | 0.752 | 0.696 | 0.735 |
+#
+# On this data the source's main result does not hold: full fine-tuning beat training from
+# scratch in one seed of five, and full fine-tuning moved by 9 points from seed to seed, more
+# than the gap between any two strategies' means. What does hold is that the linear probe stays below
+# training from scratch, in every seed. The last row says why pre-training adds little here: a
+# probe on an encoder that never saw the news scores within a few points of the probe on the
+# pre-trained one, so learning news topics taught the encoder little that reviews need beyond
+# what the frozen word vectors already hold (on `ci` they are learnt from the same generated
+# text, and already set positive words apart from negative ones). We tried to generate data on
+# which transfer pays (a few hundred labelled reviews; news whose label leans on the tone of
+# its evaluative words; negated evaluations in the news) and full fine-tuning still did not
+# beat training from scratch reliably. Read the `ci` figures as a check that the code runs and
+# learns; the source's three-point gain comes from 100 epochs on 25,000 real reviews, the
+# setting of the `full` profile.
+
+# %% [markdown]
 # ## Using the fine-tuned model
 #
 # Every test accuracy above came from `evaluate`: the share of correct predictions over a
@@ -420,17 +448,17 @@ path = results.record(
 metrics = results.load("02_transfer_learning")["metrics"]
 print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
-    # Untrained near chance; every trained model well above it (measured with SEED 0: scratch
-    # 0.84, AG News 0.90, full fine-tuning 0.75, linear probing 0.78, partial 0.76; over seeds
-    # 0-3 scratch ranged 0.77-0.84, so its floor is the tightest).
+    # Untrained near chance; every trained model well above it. Over SEED 0-4 (bench/ci_seeds.py):
+    # scratch 0.785-0.841, full fine-tuning 0.750-0.842, AG News 0.900-0.927, linear probing
+    # 0.735-0.777, partial 0.760-0.781, probe on an untrained encoder 0.696-0.752.
     results.check(metrics, {
         "accuracy/untrained": (0.4, 0.6),
-        "accuracy/scratch": (0.72, 1.0),
+        "accuracy/scratch": (0.73, 1.0),
         "accuracy/full_finetune": (0.7, 1.0),
-        "accuracy/ag_news": (0.8, 1.0),
-        "accuracy/linear_probe": (0.6, 1.0),
-        "accuracy/partial_unfreeze": (0.6, 1.0),
-        "accuracy/probe_random_encoder": (0.55, 1.0),
+        "accuracy/ag_news": (0.85, 1.0),
+        "accuracy/linear_probe": (0.68, 1.0),
+        "accuracy/partial_unfreeze": (0.7, 1.0),
+        "accuracy/probe_random_encoder": (0.62, 1.0),
     })
 
 # %% [markdown]

@@ -318,6 +318,26 @@ Markdown(
 )
 
 # %% [markdown]
+# ### Across seeds, on the generated data
+#
+# The same chapter run with `SEED` 0 to 4 on the `ci` profile (`python bench/ci_seeds.py
+# 02_transfer_learning 03_adapters`; chapter 2's runs of the same seed are reused) gave these
+# IMDB test accuracies:
+#
+# | strategy | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean |
+# |---|---|---|---|---|---|---|
+# | full fine-tuning | 0.750 | 0.758 | 0.773 | 0.842 | 0.835 | 0.792 |
+# | adapters | 0.776 | 0.710 | 0.774 | 0.767 | 0.762 | 0.758 |
+# | linear probing | 0.777 | 0.735 | 0.777 | 0.762 | 0.752 | 0.761 |
+#
+# On this data the source's order does not hold: adapters beat the linear probe in two seeds
+# of five, and the three strategies lie within the seed-to-seed spread of one another. As
+# chapter 2 shows, the encoder pre-trained on the generated news holds little that the
+# reviews need beyond the frozen word vectors, so there is little for adapters (or full
+# fine-tuning) to build on. What the `ci` run does check is the mechanics: the parameter
+# counts, the identity at initialisation, the small adapter file and its exact reload.
+
+# %% [markdown]
 # ## What we learned
 #
 # - An adapter is a small bottleneck with a residual connection, inserted after a frozen layer;
@@ -348,9 +368,10 @@ if PROFILE == "ci":
         "init/seed_max_change": (1e-3, float("inf")),
         "adapters/reload_identical": (1.0, 1.0),
         "adapters/base_unchanged": (1.0, 1.0),
+        # over SEED 0-4: full fine-tuning 0.750-0.842, probing 0.735-0.777, adapters 0.710-0.776
         "accuracy/full_finetune": (0.7, 1.0),
-        "accuracy/linear_probe": (0.6, 1.0),
-        "accuracy/adapters": (0.7, 1.0),
+        "accuracy/linear_probe": (0.68, 1.0),
+        "accuracy/adapters": (0.65, 1.0),
         "trainable_params/adapters": (formula, formula),
     })
 

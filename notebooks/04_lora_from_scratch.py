@@ -91,7 +91,7 @@ CNN_BATCH_SIZE = ftcourse.choose(ci=32, full=128)
 CNN_PRETRAIN_EPOCHS = ftcourse.choose(ci=10, full=3)
 CNN_EPOCHS = ftcourse.choose(ci=10, full=10)
 CNN_PRETRAIN_LR, CNN_LR = 3e-3, 1e-2  # Adam; the source gives no recipe for its CNN
-CNN_ADAPT_TRAIN = ftcourse.choose(ci=None, full=5_200)  # full: a small budget, ~200 images per letter
+CNN_ADAPT_TRAIN = ftcourse.choose(ci=100, full=5_200)  # a small budget: ci ~10 per glyph, full ~200 per letter
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
@@ -392,6 +392,22 @@ Markdown(
 )
 
 # %% [markdown]
+# Across seeds: the text comparison run with `SEED` 0 to 4 on the `ci` profile (`python
+# bench/ci_seeds.py 04_lora_from_scratch`) gave these IMDB test accuracies:
+#
+# | IMDB model | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean |
+# |---|---|---|---|---|---|---|
+# | LoRA | 0.783 | 0.753 | 0.781 | 0.761 | 0.790 | 0.774 |
+# | from scratch | 0.796 | 0.782 | 0.780 | 0.773 | 0.799 | 0.786 |
+# | head only | 0.765 | 0.752 | 0.771 | 0.770 | 0.788 | 0.769 |
+#
+# On this data the source's result does not hold: LoRA beat training from scratch in one seed
+# of five, by less than the seed-to-seed spread. As in chapter 2, the features learnt from the
+# generated news add little to what the frozen word vectors give a model trained from scratch,
+# and LoRA at the source's scale stays close to the head-only model. The convolutional network
+# below is built so that transfer pays, and there it does.
+
+# %% [markdown]
 # ### Merging: no extra cost at inference
 #
 # After training, $s(AB)^\top$ can be added into $W_0$ once: the layer is a plain `Linear` again,
@@ -472,8 +488,12 @@ shutil.rmtree(workdir)
 #
 # - `full`: pre-train on EMNIST digits (10 classes), adapt to EMNIST letters (26 classes, upper
 #   and lower case merged), with a small budget of letter images;
-# - `ci`: scikit-learn's bundled 8x8 handwritten digits (real handwriting, no download), resized
-#   to 32x32: pre-train on digits 0-4, adapt to the digits 5-9 the network never saw.
+# - `ci`: generated handwriting-like glyphs (`vision.load_glyphs`), each class a fixed set of
+#   strokes on a 3x3 grid, written with a different hand every time: pre-train on 80 glyph
+#   classes (40 images each), adapt to 10 new glyphs made of the same strokes, from about ten
+#   images each. (With scikit-learn's 8x8 digits, pre-training on 0-4 and adapting to 5-9, five
+#   pre-training classes taught features too narrow for the new ones, and a LeNet trained from
+#   scratch on the new digits won.)
 #
 # The source gives no training recipe for this network; we use Adam.
 
@@ -556,10 +576,13 @@ Markdown(
     f"on {pre.name}: {compare(cnn_runs['lora'], cnn_runs['head_only'])} on {new.name}, with "
     f"{cnn_runs['lora'].trainable - cnn_runs['head_only'].trainable:,} more trained parameters; "
     f"{compare(cnn_runs['lora'], cnn_runs['scratch'])}, which trained all {cnn_runs['scratch'].trainable:,}. "
+    f"The new classes had {len(new_loaders[0].dataset):,} training images in all. "
     "LoRA lets the frozen features bend towards the new classes through a rank-2 change of one "
     "layer; whether that beats training a small network from scratch depends on how far the new "
-    "task is from the old one and on how much data and compute the new task gets: a network as "
-    "small as LeNet on images this simple can be trained from scratch quickly."
+    "task is from the old one and on how much data the new task gets. Here the pre-training "
+    "classes are many and share their strokes with the new ones, and each new class has a "
+    "handful of images: the case transfer is for. Given hundreds of images per class, a network "
+    "as small as LeNet can be trained from scratch quickly and catches up."
 )
 
 # %% [markdown]
@@ -601,10 +624,11 @@ path = results.record(
 metrics = results.load("04_lora_from_scratch")["metrics"]
 print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
-    # Measured with SEED 0 (seeds 1 and 2 in brackets): scratch 0.796 (0.782, 0.780), LoRA 0.783
-    # (0.753, 0.781), head only 0.765 (0.752, 0.771), AG News 0.861; LoRA update norm 0.74 (0.08,
-    # 0.40), about 0.0002 in PEFT's convention; LeNet pre-training 0.98 (0.99, 0.99), LoRA 0.87
-    # (0.90, 0.90), head only 0.84 (0.83, 0.84), scratch 0.96 (0.99, 0.96). Counts are exact.
+    # Over SEED 0-4 (bench/ci_seeds.py): scratch 0.773-0.799, LoRA 0.753-0.790, head only
+    # 0.752-0.788, AG News 0.856-0.864; LoRA update norm 0.74 (SEED 0), about 0.0002 in PEFT's
+    # convention; LeNet pre-training on 80 glyphs 0.88-0.91, then on the 10 new glyphs LoRA
+    # 0.763-0.937, head only 0.790-0.900, scratch 0.663-0.820 (LoRA ahead in every seed).
+    # Counts are exact.
     results.check(metrics, {
         "accuracy/untrained": (0.4, 0.62),
         "accuracy/ag_news": (0.8, 1.0),
@@ -618,9 +642,9 @@ if PROFILE == "ci":
         "lora/merge_max_diff": (0.0, 1e-4),
         "lora/reload_identical": (1.0, 1.0),
         "lora/adapter_bytes": (1, 10_000),
-        "cnn/accuracy/pretrain": (0.9, 1.0),
-        "cnn/accuracy/lora": (0.75, 1.0),
-        "cnn/accuracy/head_only": (0.6, 1.0),
-        "cnn/accuracy/scratch": (0.85, 1.0),
-        "cnn/trainable_params/lora": (833, 833),  # A, B: 2 x (120 + 84); new head 84 x 5 + 5
+        "cnn/accuracy/pretrain": (0.82, 1.0),
+        "cnn/accuracy/lora": (0.7, 1.0),
+        "cnn/accuracy/head_only": (0.7, 1.0),
+        "cnn/accuracy/scratch": (0.5, 1.0),  # chance is 0.1
+        "cnn/trainable_params/lora": (1258, 1258),  # A, B: 2 x (120 + 84); new head 84 x 10 + 10
     })

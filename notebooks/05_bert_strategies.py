@@ -422,6 +422,22 @@ Markdown(
 )
 
 # %% [markdown]
+# How much of that is the seed? The same comparison run with `SEED` 0 to 4 on the `ci` profile
+# (`python bench/ci_seeds.py 05_bert_strategies`) gave these test accuracies:
+#
+# | strategy | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean |
+# |---|---|---|---|---|---|---|
+# | full fine-tuning | 0.795 | 0.765 | 0.795 | 0.690 | 0.775 | 0.764 |
+# | head only | 0.780 | 0.725 | 0.770 | 0.720 | 0.705 | 0.740 |
+# | LoRA | 0.780 | 0.670 | 0.755 | 0.700 | 0.720 | 0.725 |
+# | adapters | 0.745 | 0.610 | 0.685 | 0.645 | 0.600 | 0.657 |
+#
+# Full fine-tuning came first in four seeds of five and adapters last in every seed, but a
+# strategy moves by up to 15 points from one seed to the next: with a couple of hundred
+# training reviews and two epochs, the newly initialised adapters have barely started to
+# learn. The source trains none of the four, so there is no figure of theirs to compare with.
+
+# %% [markdown]
 # ## Using the fine-tuned model
 
 # %%
@@ -497,14 +513,15 @@ results.check(metrics, {
     "count/adapters_b64_trainable": (2_380_802, 2_380_802),
 })
 if PROFILE == "ci":
-    # Measured with SEED 0 (200 test reviews drawn at random; chance 0.5): full 0.795, head only
-    # 0.780, adapters 0.745, LoRA 0.780. The trainable counts are those of MiniLM's first
-    # two layers (hidden 384): head 770; LoRA 2 x 2 x 8 x 768 + 770; adapters 4 x 49,600 + 770.
+    # Over SEED 0-4 (bench/ci_seeds.py; 200 test reviews drawn at random; chance 0.5): full
+    # 0.690-0.795, head only 0.705-0.780, adapters 0.600-0.745, LoRA 0.670-0.780. The trainable
+    # counts are those of MiniLM's first two layers (hidden 384): head 770; LoRA 2 x 2 x 8 x 768
+    # + 770; adapters 4 x 49,600 + 770.
     results.check(metrics, {
-        "accuracy/full": (0.65, 1.0),
-        "accuracy/head_only": (0.65, 1.0),
-        "accuracy/adapters": (0.65, 1.0),
-        "accuracy/lora": (0.65, 1.0),
+        "accuracy/full": (0.62, 1.0),
+        "accuracy/head_only": (0.62, 1.0),
+        "accuracy/adapters": (0.55, 1.0),
+        "accuracy/lora": (0.6, 1.0),
         "trainable_params/full": (15_616_130, 15_616_130),
         "trainable_params/head_only": (770, 770),
         "trainable_params/adapters": (199_170, 199_170),

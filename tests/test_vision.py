@@ -202,12 +202,42 @@ def test_digits_split_rejects_bad_classes():
         vision.load_digits_split([10])
 
 
-def test_load_handwriting_on_ci_splits_the_digits(monkeypatch):
+def test_load_handwriting_on_ci_uses_many_glyphs_to_pretrain_and_new_ones_to_adapt(monkeypatch):
     monkeypatch.setenv("FTCOURSE_PROFILE", "ci")
     pre, new = vision.load_handwriting("pretrain"), vision.load_handwriting("adapt")
-    assert pre.classes == list("01234") and new.classes == list("56789")
+    assert pre.num_classes == vision.GLYPH_PRETRAIN_CLASSES == 80
+    assert new.classes == list("ABCDEFGHIJ")
+    assert pre.train.images.shape[1:] == new.test.images.shape[1:] == (1, 32, 32)
+    assert sorted(torch.bincount(new.train.labels).tolist()) == [40] * 10
     with pytest.raises(ValueError, match="pretrain"):
         vision.load_handwriting("finetune")
+
+
+def test_glyph_classes_are_distinct_and_new_ones_reuse_pretraining_strokes():
+    shapes = vision.glyph_shapes(vision.GLYPH_PRETRAIN_CLASSES + vision.GLYPH_ADAPT_CLASSES)
+    assert shapes == vision.glyph_shapes(len(shapes))  # the same on every call
+    assert all(4 <= len(s) <= 6 for s in shapes)
+    assert all(len(a ^ b) >= 3 for i, a in enumerate(shapes) for b in shapes[i + 1:])
+    pretrain, adapt = shapes[: vision.GLYPH_PRETRAIN_CLASSES], shapes[vision.GLYPH_PRETRAIN_CLASSES:]
+    seen = set().union(*pretrain)
+    assert all(s <= seen for s in adapt)  # every stroke of a new glyph was met in pre-training
+    assert not set(adapt) & set(pretrain)
+
+
+def test_glyph_images_are_reproducible_normalised_and_differ_by_class():
+    a, b = vision.load_glyphs("adapt", 5, 5), vision.load_glyphs("adapt", 5, 5)
+    assert torch.equal(a.train.images, b.train.images)
+    assert not torch.equal(a.train.images, vision.load_glyphs("adapt", 5, 5, seed=1).train.images)
+    assert not torch.equal(a.train.images, a.test.images[: len(a.train)])
+    pixels = vision.load_glyphs("pretrain", 20, 1).train.images
+    assert abs(pixels.mean().item()) < 0.1 and 0.9 < pixels.std().item() < 1.1
+    # Two hands writing the same glyph agree more than two different glyphs do.
+    means = torch.stack([a.train.images[a.train.labels == k].mean(0) for k in range(a.num_classes)]).flatten(1)
+    same = (a.train.images.flatten(1) - means[a.train.labels]).norm(dim=1).mean()
+    other = (a.train.images.flatten(1) - means[(a.train.labels + 1) % a.num_classes]).norm(dim=1).mean()
+    assert same < other
+    with pytest.raises(ValueError, match="pretrain"):
+        vision.load_glyphs("letters")
 
 
 # --- splits and loaders ------------------------------------------------------------------------
