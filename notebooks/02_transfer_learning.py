@@ -114,8 +114,10 @@ print(basic_english('This movie wasn\'t "great"... it was <br /><br />AMAZING!')
 
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
-print(f"{len(glove):,} vectors of dimension {glove.dim} from {glove.path.name}; vocabulary {len(vocab):,}")
-print("indices of 'the', 'good', 'qwertyuiop' (unknown -> <unk>):", vocab(["the", "good", "qwertyuiop"]))
+print(f"{len(glove):,} vectors of dimension {glove.dim} from {glove.path.name}; "
+      f"vocabulary {len(vocab):,}")
+print("indices of 'the', 'good', 'qwertyuiop' (unknown -> <unk>):",
+      vocab(["the", "good", "qwertyuiop"]))
 tokens = [t for _, text in imdb_train[:500] for t in basic_english(text)]
 print(f"share of IMDB training tokens with a GloVe vector: {glove.coverage(tokens):.1%}")
 
@@ -150,11 +152,13 @@ print("the source's row for 'the' is GloVe's", repr(glove.itos[the]))
 pages.show_code(data.pad_batch, data.collate_fn, data.BucketBatchSampler.batches)
 
 # %%
-train_loader = data.make_loader(imdb_train, vocab, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
+train_loader = data.make_loader(imdb_train, vocab, BATCH_SIZE, shuffle=True, max_length=MAX_LEN,
+                                seed=SEED)
 valid_loader = data.make_loader(imdb_valid, vocab, BATCH_SIZE, max_length=MAX_LEN)
 test_loader = data.make_loader(imdb.test, vocab, BATCH_SIZE, max_length=MAX_LEN)
 labels, batch = next(iter(valid_loader))
-print("labels", labels[:8].tolist(), " tokens", tuple(batch.shape), " padding share", f"{(batch == vocab.pad_index).float().mean():.1%}")
+print("labels", labels[:8].tolist(), " tokens", tuple(batch.shape), " padding share",
+      f"{(batch == vocab.pad_index).float().mean():.1%}")
 
 # %% [markdown]
 # ## The model
@@ -186,7 +190,8 @@ print(f"untrained test accuracy: {untrained_acc:.3f} (chance is {1 / len(imdb.cl
 # %%
 with torch.no_grad():
     real = batch != vocab.pad_index
-    walk = [(stage, tuple(out.shape), out[real].norm(dim=-1).mean().item() if out.dim() == 3 else None)
+    walk = [(stage, tuple(out.shape),
+             out[real].norm(dim=-1).mean().item() if out.dim() == 3 else None)
             for stage, out in model.stages(batch)]
 Markdown(markdown_table(walk, ["stage", "shape", "mean vector norm (real tokens)"], digits=2))
 
@@ -219,7 +224,8 @@ with torch.no_grad():
     for name, m in [("ftcourse", model), ("source", seed_version)]:
         alone = m(review[:, : int((review != vocab.pad_index).sum())])
         in_batch = m(batch)[:1]
-        print(f"{name:8s} logits alone {alone.numpy().round(3)}  in a batch {in_batch.numpy().round(3)}")
+        print(f"{name:8s} logits alone {alone.numpy().round(3)}  "
+              f"in a batch {in_batch.numpy().round(3)}")
 
 # %% [markdown]
 # With the source's layout the prediction for a review depends on which other reviews share its
@@ -273,7 +279,8 @@ ag_loaders = [
 ]
 ftcourse.set_seed(SEED)
 pretrained = TransformerClassifier(embeddings, num_classes=len(ag.classes))
-runs["ag_news"] = run_strategy("ag_news", pretrained, *ag_loaders, title="AG News pre-training", **recipe)
+runs["ag_news"] = run_strategy("ag_news", pretrained, *ag_loaders, title="AG News pre-training",
+                               **recipe)
 
 # %% [markdown]
 # ## Fine-tuning on IMDB: three strategies
@@ -300,14 +307,16 @@ def from_pretrained():
 
 full = from_pretrained()  # everything but the frozen GloVe embedding trains
 imdb_loaders = train_loader, valid_loader, test_loader
-runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders, title="full fine-tuning", **recipe)
+runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders,
+                                     title="full fine-tuning", **recipe)
 
 # %%
 probe = from_pretrained()
 freeze(probe)
 unfreeze(probe, "classifier.*")
 print("trainable:", trainable_names(probe))
-runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders, title="linear probing (head only)",
+runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders,
+                                    title="linear probing (head only)",
                                     **recipe)
 
 # %% [markdown]
@@ -321,7 +330,8 @@ control = TransformerClassifier(embeddings, num_classes=len(imdb.classes))
 freeze(control)
 unfreeze(control, "classifier.*")
 runs["probe_random_encoder"] = run_strategy("probe_random_encoder", control, *imdb_loaders,
-                                            title="control: probe on an untrained encoder", **recipe)
+                                            title="control: probe on an untrained encoder",
+                                            **recipe)
 
 # %% [markdown]
 # The source's partial case unfreezes `linear2` (the second feed-forward projection) of each
@@ -334,7 +344,8 @@ runs["probe_random_encoder"] = run_strategy("probe_random_encoder", control, *im
 partial = from_pretrained()
 freeze(partial)
 print(unfreeze(partial, ["*.linear2.*", "classifier.*"]))
-runs["partial_unfreeze"] = run_strategy("partial_unfreeze", partial, *imdb_loaders, title="linear2 + head",
+runs["partial_unfreeze"] = run_strategy("partial_unfreeze", partial, *imdb_loaders,
+                                        title="linear2 + head",
                                         **recipe)
 
 # %% [markdown]
@@ -364,15 +375,19 @@ fig = plots.plot_comparison(
 
 # %%
 Markdown(
-    f"On the `{PROFILE}` profile ({imdb.source}): {compare(runs['full_finetune'], runs['scratch'])}; "
+    f"On the `{PROFILE}` profile ({imdb.source}): "
+    f"{compare(runs['full_finetune'], runs['scratch'])}; "
     f"{compare(runs['full_finetune'], runs['linear_probe'])}; "
     f"{compare(runs['partial_unfreeze'], runs['linear_probe'])}; "
-    f"{compare(runs['linear_probe'], runs['probe_random_encoder'])} (the control: what the probe owes "
+    f"{compare(runs['linear_probe'], runs['probe_random_encoder'])} "
+    "(the control: what the probe owes "
     "to the AG News "
     "encoder rather than to the frozen word vectors). "
     f"Linear probing trained {runs['linear_probe'].trainable:,} parameters, "
-    f"{runs['linear_probe'].trainable / runs['full_finetune'].trainable:.1%} of full fine-tuning's. "
-    "The source reports 86% for full fine-tuning against 83% from scratch and 64% for linear probing, "
+    f"{runs['linear_probe'].trainable / runs['full_finetune'].trainable:.1%} "
+    "of full fine-tuning's. "
+    "The source reports 86% for full fine-tuning against 83% from scratch "
+    "and 64% for linear probing, "
     "after 100 epochs on all 25,000 training reviews; with fewer reviews or epochs, pre-training "
     "mostly speeds up the start, and a from-scratch model can catch up."
 )
@@ -432,7 +447,8 @@ for review, label in zip(reviews, predict(full, reviews, vocab, imdb.classes, ma
 #   be as good as the frozen features; partial unfreezing sits in between. The control on an
 #   untrained encoder tells how much a probe owes to pre-training.
 # - Each stage of the model has a shape to check: `[batch, seq]` ids, `[batch, seq, d]` vectors
-#   through embedding, positional encoding and encoder, `[batch, d]` after the mean, `[batch, classes]`.
+#   through embedding, positional encoding and encoder, `[batch, d]`
+#   after the mean, `[batch, classes]`.
 # - Padding needs care twice: a mask so attention skips it, and a mean over real tokens only;
 #   and `batch_first` must match the tensors, or attention mixes the reviews of a batch.
 # - A gap between two strategies means something only when it is larger than the test set's

@@ -55,7 +55,8 @@ from IPython.display import Markdown
 import ftcourse
 from ftcourse import data, pages, plots, results
 from ftcourse.adapt import count_parameters, freeze, replace_head, trainable_names, unfreeze
-from ftcourse.adapt.adapters import AdaptedLinear, BottleneckAdapter, add_adapters, load_adapters, save_adapters
+from ftcourse.adapt.adapters import (AdaptedLinear, BottleneckAdapter, add_adapters, load_adapters,
+                                     save_adapters)
 from ftcourse.experiment import compare, run_strategy, table
 from ftcourse.models import TransformerClassifier
 from ftcourse.runcache import fit_cached
@@ -108,7 +109,8 @@ pretrained = TransformerClassifier(embeddings, num_classes=len(ag.classes))
 ftcourse.set_seed(SEED)
 # `fit` with a cache (ftcourse.runcache): when chapter 2 already trained this exact run (same
 # weights, data, settings and random state), its result is loaded instead of trained again.
-ag_history = fit_cached(pretrained, ag_loaders.train, ag_loaders.valid, epochs=EPOCHS, lr=LR, clip=CLIP,
+ag_history = fit_cached(pretrained, ag_loaders.train, ag_loaders.valid, epochs=EPOCHS, lr=LR,
+                        clip=CLIP,
                         patience=PATIENCE, desc="AG News")
 if ag_history.reused:
     print("AG News model: reused the identical run chapter 2 trained")
@@ -120,7 +122,8 @@ print(f"AG News test accuracy {ag_acc:.3f}; {count_parameters(pretrained)}")
 #
 # An adapter maps the output $h$ of a layer through a narrow detour and adds it back:
 #
-# $$\text{adapter}(h) = h + W_{\text{up}}\,\mathrm{ReLU}(W_{\text{down}} h + b_{\text{down}}) + b_{\text{up}}$$
+# $$\text{adapter}(h) = h + W_{\text{up}}\,\mathrm{ReLU}(W_{\text{down}} h + b_{\text{down}})
+#   + b_{\text{up}}$$
 #
 # with $W_{\text{down}} \in \mathbb{R}^{b \times d}$ and $W_{\text{up}} \in \mathbb{R}^{d \times b}$
 # for a bottleneck $b \ll d$. Its parameter count is $2db + d + b$. The source's `FeatureAdapter`
@@ -161,12 +164,14 @@ init_rows = [("(no adapters)", "0", ag_acc)]
 init = {}
 with torch.no_grad():
     reference = pretrained.eval()(tokens)
-    for name, seed_init in [("ftcourse (up-projection zero)", False), ("source (both random)", True)]:
+    for name, seed_init in [("ftcourse (up-projection zero)", False),
+                            ("source (both random)", True)]:
         m = adapted_copy(seed_init)
         change = (m(tokens) - reference).abs().max().item()
         init[seed_init] = {"change": change, "accuracy": evaluate(m, ag_loaders.test)}
         init_rows.append((name, f"{change:.3g}", init[seed_init]["accuracy"]))
-Markdown(markdown_table(init_rows, ["adapters initialised as", "max change of any logit", "AG News test accuracy"]))
+Markdown(markdown_table(init_rows, ["adapters initialised as", "max change of any logit",
+                                    "AG News test accuracy"]))
 
 # %% [markdown]
 # With zero-initialised up-projections the outputs are the pre-trained ones up to float rounding
@@ -176,8 +181,10 @@ Markdown(markdown_table(init_rows, ["adapters initialised as", "max change of an
 
 # %%
 Markdown(
-    f"the source's initialisation moves the logits by up to {init[True]['change']:.3g} and the AG News "
-    f"test accuracy from {ag_acc:.3f} to {init[True]['accuracy']:.3f}, before any training; ftcourse's "
+    f"the source's initialisation moves the logits by up to {init[True]['change']:.3g} "
+    "and the AG News "
+    f"test accuracy from {ag_acc:.3f} to {init[True]['accuracy']:.3f}, before any training; "
+    "ftcourse's "
     f"moves them by at most {init[False]['change']:.1g}. Training then has to undo that "
     "perturbation before it can build on the pre-trained features."
 )
@@ -210,7 +217,8 @@ adapted = from_pretrained()
 steps = [("AG News model with a new 2-class head", count_parameters(adapted))]
 freeze(adapted)
 steps.append(("after freezing everything", count_parameters(adapted)))
-wrapped = add_adapters(adapted, targets=("linear1", "linear2"), bottleneck=BOTTLENECK, train_modules=("classifier",))
+wrapped = add_adapters(adapted, targets=("linear1", "linear2"), bottleneck=BOTTLENECK,
+                       train_modules=("classifier",))
 steps.append((f"after adding {len(wrapped)} adapters (bottleneck {BOTTLENECK}) + training the head",
               count_parameters(adapted)))
 Markdown(markdown_table([(s, c.trainable, c.total, f"{c.percent:.2f}%") for s, c in steps],
@@ -221,7 +229,8 @@ print(adapted.transformer_encoder.layers[0].linear1)
 print("trainable tensors:", trainable_names(adapted))
 
 # %% [markdown]
-# Checked against the formula: each adapter on a layer with output size $d$ has $2 \cdot 24 d + d + 24$
+# Checked against the formula: each adapter on a layer with output size $d$ has
+# $2 \cdot 24 d + d + 24$
 # parameters (`linear1` outputs the feed-forward width, `linear2` the model width), plus the new
 # head's $2 \cdot d_{\text{model}} + 2$:
 
@@ -232,7 +241,9 @@ formula = len(adapted.transformer_encoder.layers) * per_layer + 2 * d_model + 2
 print(f"formula: {formula:,}   counted: {count_parameters(adapted).trainable:,}")
 assert formula == count_parameters(adapted).trainable
 d = 100  # the source's GloVe dimension, feed-forward width 128
-print(f"with the source's 100-d embeddings: {2 * (2 * BOTTLENECK * 128 + 128 + BOTTLENECK + 2 * BOTTLENECK * d + d + BOTTLENECK) + 2 * d + 2:,}")
+print(f"""with the source's 100-d embeddings: {2 * (2 * BOTTLENECK * 128 + 128 + BOTTLENECK
+                                                  + 2 * BOTTLENECK * d + d + BOTTLENECK)
+                                             + 2 * d + 2:,}""")
 
 # %% [markdown]
 # ## Training three ways
@@ -246,17 +257,20 @@ print(f"with the source's 100-d embeddings: {2 * (2 * BOTTLENECK * 128 + 128 + B
 runs = {}
 recipe = dict(seed=SEED, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE)
 full = from_pretrained()
-runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders, title="full fine-tuning", **recipe)
+runs["full_finetune"] = run_strategy("full_finetune", full, *imdb_loaders,
+                                     title="full fine-tuning", **recipe)
 
 # %%
 probe = from_pretrained()
 freeze(probe)
 unfreeze(probe, "classifier.*")
-runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders, title="linear probing (head only)",
+runs["linear_probe"] = run_strategy("linear_probe", probe, *imdb_loaders,
+                                    title="linear probing (head only)",
                                     **recipe)
 
 # %%
-frozen_base = {k: v.clone() for k, v in adapted.state_dict().items() if ".adapter." not in k and not k.startswith("classifier")}
+frozen_base = {k: v.clone() for k, v in adapted.state_dict().items()
+               if ".adapter." not in k and not k.startswith("classifier")}
 runs["adapters"] = run_strategy("adapters", adapted, *imdb_loaders,
                                 title=f"adapters (bottleneck {BOTTLENECK}) + head", **recipe)
 unchanged = all(torch.equal(v, adapted.state_dict()[k]) for k, v in frozen_base.items())
@@ -272,15 +286,18 @@ print("pre-trained weights unchanged by adapter training:", unchanged)
 
 # %%
 with tempfile.TemporaryDirectory() as tmp:
-    adapter_file = save_adapters(adapted, Path(tmp) / "imdb_adapters.safetensors", include=("classifier",))
+    adapter_file = save_adapters(adapted, Path(tmp) / "imdb_adapters.safetensors",
+                                 include=("classifier",))
     full_file = Path(tmp) / "full_model.pt"
     torch.save(full.state_dict(), full_file)
-    sizes = {"adapters + head": adapter_file.stat().st_size, "whole model": full_file.stat().st_size}
+    sizes = {"adapters + head": adapter_file.stat().st_size,
+             "whole model": full_file.stat().st_size}
     restored = copy.deepcopy(pretrained)
     replace_head(restored, len(imdb.classes))
     load_adapters(restored, adapter_file)
 test_items = data.make_loader(imdb.test, vocab, BATCH_SIZE, max_length=MAX_LEN, bucket=False)
-same_predictions = torch.equal(predictions(adapted, test_items)[0], predictions(restored, test_items)[0])
+same_predictions = torch.equal(predictions(adapted, test_items)[0],
+                               predictions(restored, test_items)[0])
 print(f"file sizes: {', '.join(f'{k} {v / 1024:.1f} KiB' for k, v in sizes.items())}")
 print("restored model predicts exactly as the trained one:", same_predictions)
 
@@ -292,7 +309,8 @@ print("restored model predicts exactly as the trained one:", same_predictions)
 
 # %%
 methods = ["full_finetune", "linear_probe", "adapters"]
-Markdown(table([runs[n] for n in methods], first="method", headers={"accuracy": "IMDB test accuracy"}))
+Markdown(table([runs[n] for n in methods], first="method",
+               headers={"accuracy": "IMDB test accuracy"}))
 
 # %%
 fig = plots.plot_comparison(
@@ -309,8 +327,10 @@ fig = plots.plot_comparison(
 # %%
 share = runs["adapters"].trainable / runs["full_finetune"].trainable
 Markdown(
-    f"On the `{PROFILE}` profile ({imdb.source}): {compare(runs['adapters'], runs['linear_probe'])}; "
-    f"{compare(runs['adapters'], runs['full_finetune'])}, while training {runs['adapters'].trainable:,} "
+    f"On the `{PROFILE}` profile ({imdb.source}): "
+    f"{compare(runs['adapters'], runs['linear_probe'])}; "
+    f"{compare(runs['adapters'], runs['full_finetune'])}, "
+    f"while training {runs['adapters'].trainable:,} "
     f"parameters, {share:.0%} of full fine-tuning's {runs['full_finetune'].trainable:,}. "
     "The source reports adapters at ~85.6% next to ~86% for full fine-tuning and ~64% for linear "
     "probing (100 epochs, all 25,000 reviews). On a model this small the adapters are not a small "
@@ -351,8 +371,10 @@ Markdown(
 
 # %% tags=["hide-input"]
 measured = {"accuracy/ag_news": ag_acc, "init/zero_max_change": init[False]["change"],
-            "init/seed_max_change": init[True]["change"], "init/seed_ag_news_accuracy": init[True]["accuracy"],
-            "adapters/reload_identical": float(same_predictions), "adapters/base_unchanged": float(unchanged)}
+            "init/seed_max_change": init[True]["change"],
+            "init/seed_ag_news_accuracy": init[True]["accuracy"],
+            "adapters/reload_identical": float(same_predictions),
+            "adapters/base_unchanged": float(unchanged)}
 path = results.record(
     "03_adapters", measured, runs=[runs[n] for n in methods],
     data_source=f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}",

@@ -25,7 +25,7 @@
 # |---|---|
 # | full fine-tuning | every parameter of the encoder, and a new classification head |
 # | head only | only the new head; the encoder is a frozen feature extractor |
-# | adapters | small bottleneck modules after each layer's attention and feed-forward blocks, and the head |
+# | adapters | small bottleneck modules after each attention and feed-forward block, and the head |
 # | LoRA | low-rank updates of the attention's query and value projections, and the head |
 #
 # Adapters are due to Houlsby et al. (2019), LoRA to Hu et al. (2021); chapters 3 and 4 built
@@ -117,7 +117,8 @@ with torch.device(ANATOMY_DEVICE):
     bert_base = transformers.BertModel(transformers.BertConfig())
 named = list(bert_base.named_parameters())
 print(f"BERT-base has {len(named)} named parameter tensors (built on {ANATOMY_DEVICE!r})\n")
-for title, rows in [("Embeddings", named[:5]), ("First encoder layer", named[5:21]), ("Pooler", named[-2:])]:
+for title, rows in [("Embeddings", named[:5]), ("First encoder layer", named[5:21]),
+                    ("Pooler", named[-2:])]:
     print(title)
     for name, p in rows:
         print(f"  {name:52s} {tuple(p.shape)!s:>12}")
@@ -179,7 +180,8 @@ rows = []
 for strategy in bert.STRATEGIES:
     model, stages = bert.build_classifier(bert_base, strategy, num_classes=2, bottleneck=BOTTLENECK,
                                           rank=RANK, alpha=ALPHA)
-    rows += [(strategy, step, c.trainable, c.total, f"{c.percent:.2f}%") for step, c in stages.items()]
+    rows += [(strategy, step, c.trainable, c.total, f"{c.percent:.2f}%")
+             for step, c in stages.items()]
     anatomy[strategy] = stages[list(stages)[-1]]
     first_layer[strategy] = model.base_model.encoder.layer[0]
     del model
@@ -279,7 +281,8 @@ with torch.no_grad():
     by_hand = torch.tanh(encoder.pooler.dense(cls_vector))
 print("last_hidden_state", tuple(out.last_hidden_state.shape),
       " pooler_output", tuple(out.pooler_output.shape))
-print("tanh(dense(h[CLS])) equals pooler_output:", torch.allclose(by_hand, out.pooler_output, atol=1e-6))
+print("tanh(dense(h[CLS])) equals pooler_output:",
+      torch.allclose(by_hand, out.pooler_output, atol=1e-6))
 assert torch.allclose(by_hand, out.pooler_output, atol=1e-6)
 
 # %% [markdown]
@@ -312,9 +315,11 @@ for name, value in spread.items():
 # %%
 ratio = spread["mean over tokens"] / spread["[CLS]"]
 Markdown(
-    f"With {encoder.config.num_hidden_layers} layers of {hf.describe(ROLE)}, the average over tokens varies "
+    f"With {encoder.config.num_hidden_layers} layers of {hf.describe(ROLE)}, "
+    "the average over tokens varies "
     f"{ratio:.0f} times more between reviews than the `[CLS]` vector. The head here reads "
-    f"**{'the [CLS] vector, as in the source' if POOLING == 'cls' else 'the average over the real tokens'}** "
+    f"""**{'the [CLS] vector, as in the source' if POOLING == 'cls'
+           else 'the average over the real tokens'}** """
     f"(`POOLING = {POOLING!r}`: "
     f"`{'EncoderClassifier' if POOLING == 'cls' else 'bert.MeanPoolingClassifier'}`). "
     "Same modules, same parameter counts; only the vector given to the head differs."
@@ -338,26 +343,32 @@ Markdown(
 # %%
 print(imdb.source)
 train, valid = data.train_valid_split(imdb.train, valid_fraction=0.05, seed=SEED)
-# the test reviews are stored negatives first: a cut takes a random subset (`take`), not the first ones
-train, valid, test = train[:TRAIN_SIZE], valid[:VALID_SIZE], imdb.take(test=TEST_SIZE, seed=SEED).test
+# the test reviews are stored negatives first: a cut takes a random subset (`take`),
+# not the first ones
+train, valid, test = (train[:TRAIN_SIZE], valid[:VALID_SIZE],
+                      imdb.take(test=TEST_SIZE, seed=SEED).test)
 print(f"train {len(train):,}  valid {len(valid):,}  test {len(test):,}")
-print(f"encoder: {encoder.config.num_hidden_layers} layers, {count_parameters(encoder).total:,} parameters")
+print(f"encoder: {encoder.config.num_hidden_layers} layers, "
+      f"{count_parameters(encoder).total:,} parameters")
 
 # %% [markdown]
 # `ftcourse.data.make_loader`, given the tokenizer instead of chapter 2's vocabulary, tokenises
 # every review once, pads each batch to its longest review
 # and groups reviews of similar length into the same batch. Each batch is
-# `(labels, input_ids, attention_mask)`; `fit` calls the model as `model(input_ids, attention_mask)`.
+# `(labels, input_ids, attention_mask)`; `fit` calls the model as
+# `model(input_ids, attention_mask)`.
 # The attention mask is 1 on real tokens and 0 on padding, so attention (and the average over
 # tokens) ignores the padding.
 
 # %%
-train_loader = data.make_loader(train, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN, seed=SEED)
+train_loader = data.make_loader(train, tokenizer, BATCH_SIZE, shuffle=True, max_length=MAX_LEN,
+                                seed=SEED)
 valid_loader = data.make_loader(valid, tokenizer, 64, max_length=MAX_LEN)
 test_loader = data.make_loader(test, tokenizer, 64, max_length=MAX_LEN)
 labels, input_ids, attention_mask = next(iter(train_loader))
 print("labels", labels.tolist())
-print("input_ids", tuple(input_ids.shape), " padding share", f"{1 - attention_mask.float().mean():.1%}")
+print("input_ids", tuple(input_ids.shape), " padding share",
+      f"{1 - attention_mask.float().mean():.1%}")
 print(tokenizer.decode(input_ids[0][attention_mask[0].bool()])[:300])
 
 # %% [markdown]
@@ -374,7 +385,8 @@ for strategy in bert.STRATEGIES:
     print(f"{strategy}: " + "; ".join(f"{step}: {c}" for step, c in stages.items()))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=LR[strategy], weight_decay=0.01)
-    runs[strategy] = run_strategy(strategy, model, train_loader, valid_loader, test_loader, seed=None, cache=False,
+    runs[strategy] = run_strategy(strategy, model, train_loader, valid_loader, test_loader,
+                                  seed=None, cache=False,
                                   plot=False, epochs=EPOCHS, optimizer=optimizer, clip=CLIP)
     trained[strategy] = model
 full_model = trained["full"]
@@ -406,18 +418,24 @@ fig = plots.plot_comparison(
 # %%
 best = max(runs, key=lambda s: runs[s].accuracy)
 versus_full = "; ".join(
-    f"{compare(runs[s], runs['full'])}, training {100 * runs[s].trainable / runs['full'].trainable:.2g}% of its "
+    f"{compare(runs[s], runs['full'])}, "
+    f"training {100 * runs[s].trainable / runs['full'].trainable:.2g}% of its "
     "parameters" for s in ("head_only", "adapters", "lora"))
 Markdown(
     f"On the `{PROFILE}` profile ({hf.describe(ROLE)}, {encoder.config.num_hidden_layers} layers; "
     f"IMDB: {imdb.source}; "
-    f"{len(train):,} training reviews, {EPOCHS} epochs), the highest test accuracy was **{best}**'s, "
-    f"{runs[best].accuracy:.3f}; full fine-tuning reached {runs['full'].accuracy:.3f}. {versus_full}. "
-    f"With {len(test):,} test reviews, one review is {1 / len(test):.1%} of accuracy, so a gap of a few "
+    f"{len(train):,} training reviews, {EPOCHS} epochs), "
+    f"the highest test accuracy was **{best}**'s, "
+    f"{runs[best].accuracy:.3f}; full fine-tuning reached {runs['full'].accuracy:.3f}. "
+    f"{versus_full}. "
+    f"With {len(test):,} test reviews, one review is {1 / len(test):.1%} of accuracy, "
+    "so a gap of a few "
     "points between strategies says little about which is better. "
-    "What does not depend on the run is the storage: on BERT-base in 32-bit floats, a task's LoRA weights "
+    "What does not depend on the run is the storage: on BERT-base in 32-bit floats, "
+    "a task's LoRA weights "
     f"and head take {anatomy['lora'].trainable * 4 / 1e6:.1f} MB and its adapters and head "
-    f"{anatomy['adapters'].trainable * 4 / 1e6:.1f} MB, next to one shared copy of the encoder, where full "
+    f"{anatomy['adapters'].trainable * 4 / 1e6:.1f} MB, "
+    "next to one shared copy of the encoder, where full "
     f"fine-tuning stores a whole new model of {anatomy['full'].total * 4 / 1e6:.0f} MB per task."
 )
 
@@ -443,7 +461,8 @@ Markdown(
 # %%
 reviews = ["An absolute delight: moving, funny and beautifully acted.",
            "Dull, predictable and far too long. I want my evening back."]
-for review, label in zip(reviews, predict(full_model, reviews, tokenizer, imdb.classes, max_length=MAX_LEN)):
+for review, label in zip(reviews, predict(full_model, reviews, tokenizer, imdb.classes,
+                                          max_length=MAX_LEN)):
     print(f"{label:16s} <- {review}")
 
 # %% [markdown]
@@ -497,7 +516,8 @@ path = results.record(
     data_source=f"IMDB: {imdb.source}; encoder: {hf.describe(ROLE)}, "
                 f"{encoder.config.num_hidden_layers} layers",
     seconds=timer.seconds,
-    extra={"lr": LR, "epochs": EPOCHS, "max_len": MAX_LEN, "pooling": POOLING, "train_size": len(train),
+    extra={"lr": LR, "epochs": EPOCHS, "max_len": MAX_LEN, "pooling": POOLING,
+           "train_size": len(train),
            "test_size": len(test)},
 )
 metrics = results.load("05_bert_strategies")["metrics"]

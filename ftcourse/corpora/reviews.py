@@ -130,7 +130,8 @@ CONTRASTS = (  # praise and criticism in one sentence: {y}, the second clause, i
 def _fill(template: str, rng: random.Random, **slots: str) -> str:
     values = dict(slots)
     for key, pool in (
-        ("p", POSITIVE), ("p2", POSITIVE), ("p3", POSITIVE), ("n", NEGATIVE), ("n2", NEGATIVE), ("n3", NEGATIVE), ("i", INTENSIFIERS),
+        ("p", POSITIVE), ("p2", POSITIVE), ("p3", POSITIVE),
+        ("n", NEGATIVE), ("n2", NEGATIVE), ("n3", NEGATIVE), ("i", INTENSIFIERS),
         ("a", ASPECTS), ("a2", ASPECTS), ("genre", GENRES), ("person", PEOPLE), ("event", EVENTS),
         ("setting", SETTINGS), ("relative", RELATIVES), ("place", PLACES), ("when", WHENS),
         ("reason", REASONS), ("nth", NTHS), ("like", POS_LIKES), ("dislike", NEG_LIKES),
