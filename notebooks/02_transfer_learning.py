@@ -408,8 +408,8 @@ Markdown(
 #
 # On this data the source's main result does not hold: full fine-tuning beat training from
 # scratch in one seed of five, and full fine-tuning moved by 9 points from seed to seed, more
-# than the gap between any two strategies' means. What does hold is that the linear probe stays below
-# training from scratch, in every seed. The last row says why pre-training adds little here: a
+# than the gap between any two strategies' means. What does hold is that the linear probe stays
+# below training from scratch, in every seed. The last row says why pre-training adds little here: a
 # probe on an encoder that never saw the news scores within a few points of the probe on the
 # pre-trained one, so learning news topics taught the encoder little that reviews need beyond
 # what the frozen word vectors already hold (on `ci` they are learnt from the same generated

@@ -91,7 +91,8 @@ CNN_BATCH_SIZE = ftcourse.choose(ci=32, full=128)
 CNN_PRETRAIN_EPOCHS = ftcourse.choose(ci=10, full=3)
 CNN_EPOCHS = ftcourse.choose(ci=10, full=10)
 CNN_PRETRAIN_LR, CNN_LR = 3e-3, 1e-2  # Adam; the source gives no recipe for its CNN
-CNN_ADAPT_TRAIN = ftcourse.choose(ci=100, full=5_200)  # a small budget: ci ~10 per glyph, full ~200 per letter
+# a small budget: ci ~10 images per glyph, full ~200 per letter
+CNN_ADAPT_TRAIN = ftcourse.choose(ci=100, full=5_200)
 timer = results.Timer()
 ftcourse.set_seed(SEED)
 print(f"profile={PROFILE} device={ftcourse.device()} epochs={EPOCHS} torch {torch.__version__}")
@@ -128,7 +129,8 @@ print("C's columns:\n", C)
 
 fig = plt.figure(figsize=(16, 4))
 for i, (m, title) in enumerate([(B, "B: 2 columns, rank 2"), (B_, "B_: another plane, rank 2"),
-                                 (C, "C = B A: 5 columns, rank 2"), (rank_one, "3x1 @ 1x5: rank 1")]):
+                                 (C, "C = B A: 5 columns, rank 2"),
+                                 (rank_one, "3x1 @ 1x5: rank 1")]):
     plots.plot_column_space(m, ax=fig.add_subplot(1, 4, i + 1, projection="3d"), title=title)
 fig.tight_layout()
 
@@ -148,7 +150,8 @@ fig.tight_layout()
 generator = torch.Generator().manual_seed(SEED)
 for r in (1, 2, 4, 8, 100):
     product = torch.randn(128, r, generator=generator) @ torch.randn(r, 100, generator=generator)
-    print(f"r = {r:3d}: ({128} x {r}) @ ({r} x {100}) has rank {int(torch.linalg.matrix_rank(product))}")
+    print(f"r = {r:3d}: ({128} x {r}) @ ({r} x {100}) "
+          f"has rank {int(torch.linalg.matrix_rank(product))}")
 
 # %% [markdown]
 # What it saves: a full update of a $d \times k$ weight has $dk$ numbers, a rank-$r$ update
@@ -159,7 +162,8 @@ for r in (1, 2, 4, 8, 100):
 # %%
 layers = [("text classifier fc1 (100-d GloVe)", 128, 100, 2), ("LeNet fc2", 84, 120, 2),
           ("BERT-base query", 768, 768, 8), ("7B model projection", 4096, 4096, 8)]
-rows = [(name, f"{d} x {k}", d * k, r, r * (d + k), f"{d * k / (r * (d + k)):.0f}x") for name, d, k, r in layers]
+rows = [(name, f"{d} x {k}", d * k, r, r * (d + k), f"{d * k / (r * (d + k)):.0f}x")
+        for name, d, k, r in layers]
 Markdown(markdown_table(rows, ["layer", "d x k", "full update", "rank r", "LoRA r(d+k)", "ratio"]))
 
 # %% [markdown]
@@ -202,7 +206,8 @@ scale_times_a = {}
 for convention in ("seed002", "peft"):
     layer = LoRALayer(100, 128, RANK, ALPHA, convention=convention)
     scale_times_a[convention] = layer.scaling.item() * layer.A.std().item()
-    print(f"{convention:8s} scale s = {layer.scaling.item():.3f}   std of A = {layer.A.std().item():.3f}")
+    print(f"{convention:8s} scale s = {layer.scaling.item():.3f}   "
+          f"std of A = {layer.A.std().item():.3f}")
 
 # %% [markdown]
 # With the source's SGD recipe (learning rate 1, gradients clipped to a norm of 0.1) the size of
@@ -271,13 +276,16 @@ test_loader = loaders(imdb_train, imdb_valid, imdb.test)[2]
 
 # %%
 runs = {}
-recipe = dict(seed=SEED, cache=False, plot=False, epochs=EPOCHS, lr=LR, clip=CLIP, patience=PATIENCE)
+recipe = dict(seed=SEED, cache=False, plot=False, epochs=EPOCHS, lr=LR, clip=CLIP,
+              patience=PATIENCE)
 ftcourse.set_seed(SEED)
-scratch = MeanEmbeddingClassifier(embeddings, num_classes=len(imdb.classes))  # GloVe frozen, as the source
+# GloVe frozen, as the source
+scratch = MeanEmbeddingClassifier(embeddings, num_classes=len(imdb.classes))
 print(scratch)
 untrained_acc = evaluate(scratch, test_loader)
 print(f"untrained test accuracy: {untrained_acc:.3f}")
-runs["scratch"] = run_strategy("scratch", scratch, *loaders(imdb_train, imdb_valid, imdb.test), **recipe)
+runs["scratch"] = run_strategy("scratch", scratch, *loaders(imdb_train, imdb_valid, imdb.test),
+                               **recipe)
 
 # %% [markdown]
 # ### Pre-training on AG News
@@ -287,8 +295,10 @@ runs["scratch"] = run_strategy("scratch", scratch, *loaders(imdb_train, imdb_val
 
 # %%
 ftcourse.set_seed(SEED)
-pretrained = MeanEmbeddingClassifier(embeddings, num_classes=len(ag.classes), freeze_embeddings=False)
-runs["ag_news"] = run_strategy("ag_news", pretrained, *loaders(ag_train, ag_valid, ag.test), **recipe)
+pretrained = MeanEmbeddingClassifier(embeddings, num_classes=len(ag.classes),
+                                     freeze_embeddings=False)
+runs["ag_news"] = run_strategy("ag_news", pretrained, *loaders(ag_train, ag_valid, ag.test),
+                               **recipe)
 
 # %% [markdown]
 # ### Adding LoRA to `fc1` and a new head
@@ -320,9 +330,11 @@ lora_fc1_params = fc1.lora.A.numel() + fc1.lora.B.numel()
 fc1_params = fc1.linear.weight.numel()
 Markdown(
     f"LoRA adds {lora_fc1_params:,} trainable numbers to `fc1` ($r(k+d)$ = {RANK} x "
-    f"({fc1.linear.in_features} + {fc1.linear.out_features})), against {fc1_params:,} in its weight "
+    f"({fc1.linear.in_features} + {fc1.linear.out_features})), "
+    f"against {fc1_params:,} in its weight "
     f"({fc1_params / lora_fc1_params:.0f} times more). With the source's 100-d GloVe vectors it is "
-    f"{RANK} x (100 + 128) = {RANK * (100 + 128)} against 12,800: the source's \"~450 parameters\". "
+    f"{RANK} x (100 + 128) = {RANK * (100 + 128)} against 12,800: "
+    "the source's \"~450 parameters\". "
     f"The new head adds its {count_parameters(lora.fc2).total:,}."
 )
 
@@ -341,10 +353,12 @@ head_only = copy.deepcopy(pretrained)
 freeze(head_only)
 ftcourse.set_seed(SEED)
 replace_head(head_only, len(imdb.classes), attribute="fc2")
-runs["head_only"] = run_strategy("head_only", head_only, *loaders(imdb_train, imdb_valid, imdb.test), **recipe)
+runs["head_only"] = run_strategy("head_only", head_only,
+                                 *loaders(imdb_train, imdb_valid, imdb.test), **recipe)
 
 lora_peft = lora_model("peft")
-runs["lora_peft_scale"] = run_strategy("lora_peft_scale", lora_peft, *loaders(imdb_train, imdb_valid, imdb.test),
+runs["lora_peft_scale"] = run_strategy("lora_peft_scale", lora_peft,
+                                       *loaders(imdb_train, imdb_valid, imdb.test),
                                        **recipe)
 peft_delta_norm = lora_peft.fc1.lora.delta_weight().norm().item()
 print(f"update size: source's scale {delta_norm:.4f}, PEFT's scale {peft_delta_norm:.4f}")
@@ -362,7 +376,8 @@ fig.tight_layout()
 # %%
 text_strategies = ["scratch", "lora", "head_only", "lora_peft_scale"]
 untrained = Run("untrained", {"accuracy": untrained_acc}, n_test=len(imdb.test))
-Markdown(table([untrained] + [runs[n] for n in text_strategies], ["accuracy", "params", "best_epoch"],
+Markdown(table([untrained] + [runs[n] for n in text_strategies],
+               ["accuracy", "params", "best_epoch"],
                first="IMDB model"))
 
 # %%
@@ -378,17 +393,21 @@ fig = plots.plot_comparison(
 
 # %%
 Markdown(
-    f"On the `{PROFILE}` profile ({imdb.source}): {compare(runs['lora'], runs['scratch'])}, training "
+    f"On the `{PROFILE}` profile ({imdb.source}): "
+    f"{compare(runs['lora'], runs['scratch'])}, training "
     f"{runs['lora'].trainable:,} parameters against {runs['scratch'].trainable:,}; "
-    f"{compare(runs['lora'], runs['head_only'])}. With PEFT's scale the update grew to a norm of {peft_delta_norm:.4f} "
-    f"against {delta_norm:.4f} with the source's, and the model stayed where head-only training left "
+    f"{compare(runs['lora'], runs['head_only'])}. "
+    f"With PEFT's scale the update grew to a norm of {peft_delta_norm:.4f} "
+    f"against {delta_norm:.4f} with the source's, "
+    "and the model stayed where head-only training left "
     f"it. $B$'s gradient is proportional to $s A^\\top x$, and a change of $B$ moves the output in "
     f"proportion to $s A$ again: with the 100-d layer above, $s$ times the spread of $A$ is "
     f"{scale_times_a['seed002'] / scale_times_a['peft']:.0f} times smaller in PEFT's convention, "
     f"so under SGD with learning rate {LR:g} and clipping at {CLIP} the update hardly moves. "
     "Alpha is tuned together with the convention and the optimiser: the numbers do not carry "
     "over from one setting to another. "
-    "The source reports ~69.2% with LoRA against ~66.2% from scratch after 300 epochs on the full data."
+    "The source reports ~69.2% with LoRA against ~66.2% from scratch "
+    "after 300 epochs on the full data."
 )
 
 # %% [markdown]
@@ -425,7 +444,8 @@ with torch.no_grad():
     merge_diff = (after - before).abs().max().item()
     unmerge_lora(lora)
     restored = (lora(batch) - before).abs().max().item()
-print(f"merged {merged_names}: max |merged - unmerged| = {merge_diff:.2e}; after unmerge {restored:.2e}")
+print(f"merged {merged_names}: max |merged - unmerged| = {merge_diff:.2e}; "
+      f"after unmerge {restored:.2e}")
 
 # %% [markdown]
 # The difference is float rounding (the two orders of summation differ), not a change in the
@@ -459,7 +479,8 @@ print(f"adapter file {adapter_size:,} bytes; the full fine-tuned state dict {ful
 
 fresh = MeanEmbeddingClassifier(embeddings, num_classes=len(ag.classes), freeze_embeddings=False)
 fresh.load_state_dict(torch.load(base_path, map_location="cpu", weights_only=True))
-replace_head(fresh, len(imdb.classes), attribute="fc2")  # the architecture the adapter was saved from
+# the architecture the adapter was saved from
+replace_head(fresh, len(imdb.classes), attribute="fc2")
 print("loaded LoRA layers:", load_lora(fresh, adapter_path))
 preds_trained, truth = predictions(lora, test_loader)
 preds_loaded, _ = predictions(fresh, test_loader)
@@ -522,7 +543,8 @@ def adam(model, lr):
 cnn_recipe = dict(seed=SEED, cache=False, plot=False, clip=None)
 ftcourse.set_seed(SEED)
 lenet = LeNet(num_classes=pre.num_classes)
-cnn_runs["pretrain"] = run_strategy("pretrain", lenet, *image_loaders(pre), epochs=CNN_PRETRAIN_EPOCHS,
+cnn_runs["pretrain"] = run_strategy("pretrain", lenet, *image_loaders(pre),
+                                    epochs=CNN_PRETRAIN_EPOCHS,
                                     optimizer=adam(lenet, CNN_PRETRAIN_LR), **cnn_recipe)
 
 # %% [markdown]
@@ -539,7 +561,8 @@ ftcourse.set_seed(SEED)
 replace_head(cnn_lora, new.num_classes, attribute="fc3")
 apply_lora(cnn_lora, "fc2", rank=RANK, alpha=ALPHA, train_modules="fc3", convention=CONVENTION)
 print("after LoRA:", cnn_lora, sep="\n")
-cnn_runs["lora"] = run_strategy("lora", cnn_lora, *new_loaders, epochs=CNN_EPOCHS, optimizer=adam(cnn_lora, CNN_LR),
+cnn_runs["lora"] = run_strategy("lora", cnn_lora, *new_loaders, epochs=CNN_EPOCHS,
+                                optimizer=adam(cnn_lora, CNN_LR),
                                 **cnn_recipe)
 
 cnn_head = copy.deepcopy(lenet)
@@ -564,7 +587,8 @@ Markdown(table([cnn_runs[n] for n in cnn_strategies], ["accuracy", "params"], fi
 
 # %%
 fig = plots.plot_comparison(
-    {n: cnn_runs[n].accuracy for n in cnn_strategies}, title=f"LeNet on new classes ({PROFILE} profile)",
+    {n: cnn_runs[n].accuracy for n in cnn_strategies},
+    title=f"LeNet on new classes ({PROFILE} profile)",
     chance=1 / new.num_classes,
     annotations={n: f"{cnn_runs[n].trainable:,} trained" for n in cnn_strategies},
 )
@@ -575,7 +599,8 @@ Markdown(
     f"{cnn_runs['pretrain'].accuracy:.1%} "
     f"on {pre.name}: {compare(cnn_runs['lora'], cnn_runs['head_only'])} on {new.name}, with "
     f"{cnn_runs['lora'].trainable - cnn_runs['head_only'].trainable:,} more trained parameters; "
-    f"{compare(cnn_runs['lora'], cnn_runs['scratch'])}, which trained all {cnn_runs['scratch'].trainable:,}. "
+    f"{compare(cnn_runs['lora'], cnn_runs['scratch'])}, "
+    f"which trained all {cnn_runs['scratch'].trainable:,}. "
     f"The new classes had {len(new_loaders[0].dataset):,} training images in all. "
     "LoRA lets the frozen features bend towards the new classes through a rank-2 change of one "
     "layer; whether that beats training a small network from scratch depends on how far the new "
@@ -609,7 +634,8 @@ measured = {
     "lora/adapter_bytes": adapter_size,
     # the LeNet runs, named cnn/...: training from scratch (the baseline), LoRA and head-only are
     # the methods compared; the pre-training on digits is a control
-    **results.run_metrics([cnn_runs["scratch"], cnn_runs["lora"], cnn_runs["head_only"]], [cnn_runs["pretrain"]],
+    **results.run_metrics([cnn_runs["scratch"], cnn_runs["lora"], cnn_runs["head_only"]],
+                          [cnn_runs["pretrain"]],
                           prefix="cnn/"),
 }
 path = results.record(
@@ -618,8 +644,10 @@ path = results.record(
     data_source=(f"IMDB: {imdb.source}; AG News: {ag.source}; GloVe: {glove.path.name}; "
                  f"images: {pre.source} / {new.source}"),
     seconds=timer.seconds,
-    extra={"cnn_runs": {n: r.summary() for n, r in cnn_runs.items()}, "epochs": EPOCHS, "rank": RANK,
-           "alpha": ALPHA, "convention": CONVENTION, "cnn_epochs": CNN_EPOCHS, "cnn_adapt_train": CNN_ADAPT_TRAIN},
+    extra={"cnn_runs": {n: r.summary() for n, r in cnn_runs.items()}, "epochs": EPOCHS,
+           "rank": RANK,
+           "alpha": ALPHA, "convention": CONVENTION, "cnn_epochs": CNN_EPOCHS,
+           "cnn_adapt_train": CNN_ADAPT_TRAIN},
 )
 metrics = results.load("04_lora_from_scratch")["metrics"]
 print(f"recorded {len(metrics)} metrics in {path.name}")
