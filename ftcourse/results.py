@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -175,6 +176,48 @@ def load(notebook: str, profile_name: str | None = None) -> dict:
             f"(python -m ftcourse run notebooks/{Path(notebook).stem}.ipynb)"
         )
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+SEEDS = "ci-seeds"  # results/ci-seeds/<chapter>.seed<k>.json: a chapter run on ci once per seed
+
+
+def seed_runs(chapter: str, folder: Path | None = None) -> dict[int, dict]:
+    """The metrics of `chapter`'s recorded runs on ci, one per seed (`bench/ci_seeds.py` writes
+    them; the committed ones are in `results/ci-seeds/`), keyed by seed; empty when none is there."""
+    folder = folder if folder is not None else results_dir(SEEDS)
+    runs = {}
+    for path in sorted(folder.glob(f"{chapter}.seed*.json")):
+        seed = path.stem.rsplit(".seed", 1)[1]
+        if seed.isdigit():
+            runs[int(seed)] = json.loads(path.read_text(encoding="utf-8"))["metrics"]
+    return runs
+
+
+def seeds_holding(chapter: str, better: str, worse: str, folder: Path | None = None) -> tuple[int, int]:
+    """In how many of `chapter`'s recorded seeds `better` > `worse`, out of how many seeds."""
+    runs = seed_runs(chapter, folder)
+    if not runs:
+        raise FileNotFoundError(f"no run of {chapter} per seed under {folder or results_dir(SEEDS)}; "
+                                f"record them with: python bench/ci_seeds.py --out results/{SEEDS} {chapter}")
+    return sum(m[better] > m[worse] for m in runs.values()), len(runs)
+
+
+def seed_table(chapter: str, rows: Mapping[str, str], folder: Path | None = None) -> str:
+    """A Markdown table of `chapter`'s recorded runs per seed: one row per label -> metric, one
+    column per seed, then mean and standard deviation. Chapters 02-05 show their lesson's spread."""
+    from ftcourse.tables import markdown_table
+
+    runs = seed_runs(chapter, folder)
+    if not runs:
+        return (f"*The runs of this chapter per seed are recorded in the course's repository, under "
+                f"`results/{SEEDS}/`; the book shows them.*")
+    seeds = sorted(runs)
+    table = []
+    for label, metric in rows.items():
+        values = [runs[k][metric] for k in seeds]
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        table.append([label, *values, statistics.fmean(values), spread])
+    return markdown_table(table, ["strategy", *(f"seed {k}" for k in seeds), "mean", "sd"])
 
 
 def check(metrics: Mapping[str, float], expected: Mapping[str, tuple[float, float]]) -> None:

@@ -395,17 +395,20 @@ Markdown(
 # %% [markdown]
 # ### Across seeds, on the generated data
 #
-# One run is one draw of the initial weights and of the batch order. The same chapter run with
-# `SEED` 0 to 4 on the `ci` profile (`python bench/ci_seeds.py 02_transfer_learning`) gave these
-# IMDB test accuracies:
-#
-# | strategy | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean |
-# |---|---|---|---|---|---|---|
-# | full fine-tuning | 0.750 | 0.758 | 0.773 | 0.842 | 0.835 | 0.792 |
-# | from scratch | 0.839 | 0.797 | 0.785 | 0.841 | 0.835 | 0.819 |
-# | linear probing | 0.777 | 0.735 | 0.777 | 0.762 | 0.752 | 0.761 |
-# | probe on an untrained encoder | 0.734 | 0.749 | 0.746 | 0.752 | 0.696 | 0.735 |
-#
+# One run is one draw of the initial weights and of the batch order. The same chapter, run with
+# `SEED` 0 to 4 on the `ci` profile and recorded in `results/ci-seeds/`
+# (`python bench/ci_seeds.py --out results/ci-seeds 02_transfer_learning`), gave these IMDB
+# test accuracies:
+
+# %%
+Markdown(results.seed_table(
+    "02_transfer_learning",
+    {"full fine-tuning": "accuracy/full_finetune", "from scratch": "accuracy/scratch",
+     "linear probing": "accuracy/linear_probe",
+     "probe on an untrained encoder": "accuracy/probe_random_encoder"},
+))
+
+# %% [markdown]
 # On this data the source's main result does not hold: full fine-tuning beat training from
 # scratch in one seed of five, and full fine-tuning moved by 9 points from seed to seed, more
 # than the gap between any two strategies' means. What does hold is that the linear probe stays

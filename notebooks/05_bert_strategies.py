@@ -441,15 +441,17 @@ Markdown(
 
 # %% [markdown]
 # How much of that is the seed? The same comparison run with `SEED` 0 to 4 on the `ci` profile
-# (`python bench/ci_seeds.py 05_bert_strategies`) gave these test accuracies:
-#
-# | strategy | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 | mean |
-# |---|---|---|---|---|---|---|
-# | full fine-tuning | 0.795 | 0.765 | 0.795 | 0.690 | 0.775 | 0.764 |
-# | head only | 0.780 | 0.725 | 0.770 | 0.720 | 0.705 | 0.740 |
-# | LoRA | 0.780 | 0.670 | 0.755 | 0.700 | 0.720 | 0.725 |
-# | adapters | 0.745 | 0.610 | 0.685 | 0.645 | 0.600 | 0.657 |
-#
+# (`python bench/ci_seeds.py --out results/ci-seeds 05_bert_strategies`), recorded in
+# `results/ci-seeds/`, gave these test accuracies:
+
+# %%
+Markdown(results.seed_table(
+    "05_bert_strategies",
+    {"full fine-tuning": "accuracy/full", "head only": "accuracy/head_only",
+     "LoRA": "accuracy/lora", "adapters": "accuracy/adapters"},
+))
+
+# %% [markdown]
 # Full fine-tuning came first in four seeds of five and adapters last in every seed, but a
 # strategy moves by up to 15 points from one seed to the next: with a couple of hundred
 # training reviews and two epochs, the newly initialised adapters have barely started to

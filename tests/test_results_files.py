@@ -1,4 +1,4 @@
-"""The committed result files (results/full, results/real-cpu) as the book's results page reads them."""
+"""The committed result files (results/full, results/real-cpu, results/ci-seeds) as the book reads them."""
 
 import json
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = sorted(p for folder in ("full", "real-cpu") for p in (ROOT / "results" / folder).rglob("*.json"))
+COMMITTED = sorted(p for folder in ("full", "real-cpu", "ci-seeds") for p in (ROOT / "results" / folder).rglob("*.json"))
 ABSOLUTE_PATH = re.compile(r"(?:^|[\s(:=])(/(?:home|work|tmp|root|Users|mnt|content|var)/[^\s;)]*)")
 
 

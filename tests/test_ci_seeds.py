@@ -1,0 +1,72 @@
+"""What chapters 02-05 say about their runs across seeds holds for the recorded runs.
+
+Each of those chapters shows a table of its comparison run with SEED 0-4 on the ci profile, read
+from `results/ci-seeds/` (recorded with `python bench/ci_seeds.py --out results/ci-seeds ...`), and
+its prose draws conclusions from it. These tests hold the prose to the recorded numbers: record the
+runs again and a sentence that no longer holds fails here, naming the chapter.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from ftcourse import results
+
+CHAPTERS = ("02_transfer_learning", "03_adapters", "04_lora_from_scratch", "05_bert_strategies")
+
+
+def values(chapter: str, metric: str) -> list[float]:
+    runs = results.seed_runs(chapter)
+    return [runs[seed][metric] for seed in sorted(runs)]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_comparison_chapter_has_five_recorded_seeds(chapter):
+    assert sorted(results.seed_runs(chapter)) == [0, 1, 2, 3, 4], (
+        f"record {chapter} per seed: python bench/ci_seeds.py --out results/ci-seeds {chapter}")
+
+
+def test_chapter_02_full_fine_tuning_beats_scratch_in_one_seed_and_the_probe_never():
+    assert results.seeds_holding("02_transfer_learning", "accuracy/full_finetune", "accuracy/scratch") == (1, 5)
+    assert results.seeds_holding("02_transfer_learning", "accuracy/scratch", "accuracy/linear_probe") == (5, 5)
+    full = values("02_transfer_learning", "accuracy/full_finetune")
+    assert round(100 * (max(full) - min(full))) == 9  # "moved by 9 points from seed to seed"
+    means = [statistics.fmean(values("02_transfer_learning", m)) for m in
+             ("accuracy/full_finetune", "accuracy/scratch", "accuracy/linear_probe")]
+    assert max(means) - min(means) < max(full) - min(full)  # "more than the gap between ... means"
+    probe, control = (statistics.fmean(values("02_transfer_learning", m))
+                      for m in ("accuracy/linear_probe", "accuracy/probe_random_encoder"))
+    assert abs(probe - control) < 0.05  # "within a few points"
+
+
+def test_chapter_03_adapters_beat_the_probe_in_two_seeds():
+    assert results.seeds_holding("03_adapters", "accuracy/adapters", "accuracy/linear_probe") == (2, 5)
+
+
+def test_chapter_04_lora_beats_scratch_on_text_in_one_seed_and_on_the_cnn_in_all():
+    assert results.seeds_holding("04_lora_from_scratch", "accuracy/lora", "accuracy/scratch") == (1, 5)
+    assert results.seeds_holding("04_lora_from_scratch", "cnn/accuracy/lora", "cnn/accuracy/scratch") == (5, 5)
+
+
+def test_chapter_05_full_first_in_four_seeds_adapters_always_last():
+    runs = results.seed_runs("05_bert_strategies")
+    names = ("accuracy/full", "accuracy/head_only", "accuracy/lora", "accuracy/adapters")
+    first = sum(max(names, key=m.get) == "accuracy/full" for m in runs.values())
+    last = sum(min(names, key=m.get) == "accuracy/adapters" for m in runs.values())
+    assert (first, last) == (4, 5)
+    widest = max(max(values("05_bert_strategies", n)) - min(values("05_bert_strategies", n)) for n in names)
+    assert 0.10 < widest <= 0.155  # "moves by up to 15 points from one seed to the next"
+
+
+def test_seed_table_renders_the_recorded_runs(tmp_path):
+    for seed, accuracy in ((0, 0.75), (1, 0.85)):
+        (tmp_path / f"02_x.seed{seed}.json").write_text(f'{{"metrics": {{"accuracy/a": {accuracy}}}}}')
+    table = results.seed_table("02_x", {"method a": "accuracy/a"}, folder=tmp_path).splitlines()
+    assert table[0] == "| strategy | seed 0 | seed 1 | mean | sd |"
+    assert table[2] == "| method a | 0.750 | 0.850 | 0.800 | 0.071 |"
+    assert results.seeds_holding("02_x", "accuracy/a", "accuracy/a", folder=tmp_path) == (0, 2)
+    assert "results/ci-seeds/" in results.seed_table("99_none", {"a": "accuracy/a"}, folder=tmp_path)
+    with pytest.raises(FileNotFoundError, match="bench/ci_seeds.py"):
+        results.seeds_holding("99_none", "a", "b", folder=tmp_path)
