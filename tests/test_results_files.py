@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMITTED = sorted(p for folder in ("full", "real-cpu", "ci-seeds") for p in (ROOT / "results" / folder).rglob("*.json"))
+COMMITTED = sorted(
+    p for folder in ("full", "real-cpu", "ci-seeds") for p in (ROOT / "results" / folder).rglob("*.json")
+)
 ABSOLUTE_PATH = re.compile(r"(?:^|[\s(:=])(/(?:home|work|tmp|root|Users|mnt|content|var)/[^\s;)]*)")
 
 
