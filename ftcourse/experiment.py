@@ -4,8 +4,9 @@ A chapter that compares ways to fine-tune (chapters 02-05, 13, 14) does the same
 count the parameters, seed, train, plot the curves, test once, print one line. `run_strategy`
 does that and returns a `Run`, the record of one training run. `compare` turns two runs (or two
 groups of runs over several seeds) into a verdict that names a winner only when the gap is larger
-than the noise; `table` renders runs as a Markdown table; `ftcourse.results.record` takes the runs
-and writes their metrics.
+than the noise; `table` renders runs as a Markdown table, `seed_table` the runs of each strategy over several
+seeds with their mean and spread (`seed_metrics` names those figures for the record);
+`ftcourse.results.record` takes the runs and writes their metrics.
 
 The noise rule: with several runs per strategy (seeds), the gap must exceed two standard errors
 of the difference of the means, measured from the runs' spread. With one run each, the noise is
@@ -255,4 +256,51 @@ def table(
     return markdown_table(rows, [first, *(names.get(c, c) for c in columns)], width=None)
 
 
-__all__ = ["Run", "Verdict", "compare", "run_strategy", "table"]
+def _seed_groups(groups: Sequence[Sequence[Run]]) -> list[list[Run]]:
+    if not groups:
+        raise ValueError("got no groups of runs; pass one list of runs (one per seed) per strategy")
+    checked = [_runs(group) for group in groups]
+    seeds = [[r.seed for r in group] for group in checked]
+    if any(s != seeds[0] for s in seeds):
+        raise ValueError(f"every strategy needs the same seeds in the same order, got {seeds}; "
+                         "run each strategy once per seed of one list")
+    return checked
+
+
+def over_seeds(runs: Sequence[Run], metric: str = "accuracy") -> tuple[float, float | None]:
+    """The mean and the sample standard deviation of `metric` over one strategy's runs (one per
+    seed); the deviation is None for a single run. Chapters 09 and 14."""
+    values = [float(r.metrics[metric]) for r in _runs(runs)]
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else None
+
+
+def seed_table(
+    groups: Sequence[Sequence[Run]],
+    metric: str = "accuracy",
+    *,
+    first: str = "strategy",
+) -> str:
+    """A Markdown table of each strategy's `metric` per seed, then its mean and standard
+    deviation: `groups` holds one list of runs per strategy, all over the same seeds. Chapters 09
+    and 14 show their three ci seeds with it."""
+    checked = _seed_groups(groups)
+    header = [first, *(f"seed {r.seed}" for r in checked[0]), "mean", "sd"]
+    rows = [[group[0].name, *(r.metrics.get(metric) for r in group), *over_seeds(group, metric)]
+            for group in checked]
+    return markdown_table(rows, header, width=None)
+
+
+def seed_metrics(groups: Sequence[Sequence[Run]], metric: str = "accuracy") -> dict[str, float]:
+    """The figures over seeds to record: `<metric>_mean/<name>` and `<metric>_sd/<name>` for each
+    strategy run with several seeds (nothing for one run: its figure is `<metric>/<name>`
+    already). Chapters 09 and 14."""
+    figures = {}
+    for group in _seed_groups(groups):
+        mean, sd = over_seeds(group, metric)
+        if sd is not None:
+            figures[f"{metric}_mean/{group[0].name}"] = mean
+            figures[f"{metric}_sd/{group[0].name}"] = sd
+    return figures
+
+
+__all__ = ["Run", "Verdict", "compare", "over_seeds", "run_strategy", "seed_metrics", "seed_table", "table"]

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import ftcourse
 from ftcourse import results
-from ftcourse.experiment import Run, compare, run_strategy, table
+from ftcourse.experiment import Run, compare, over_seeds, run_strategy, seed_metrics, seed_table, table
 from ftcourse.train import History
 
 
@@ -81,6 +81,31 @@ def test_table_renders_the_chosen_columns_formatted():
     ]
     with pytest.raises(ValueError, match="no runs"):
         table([])
+
+
+def test_seed_table_and_seed_metrics_give_mean_and_spread_per_strategy():
+    head = [run("head_only", v, seed=k) for k, v in zip((0, 1, 2), (0.90, 0.92, 0.94))]
+    deep = [run("deep", v, seed=k) for k, v in zip((0, 1, 2), (0.98, 1.0, 0.99))]
+    assert over_seeds(head) == (pytest.approx(0.92), pytest.approx(0.02))
+    assert seed_table([head, deep]).splitlines() == [
+        "| strategy | seed 0 | seed 1 | seed 2 | mean | sd |",
+        "|---|---|---|---|---|---|",
+        "| head_only | 0.900 | 0.920 | 0.940 | 0.920 | 0.020 |",
+        "| deep | 0.980 | 1.000 | 0.990 | 0.990 | 0.010 |",
+    ]
+    assert seed_metrics([head, deep]) == {
+        "accuracy_mean/head_only": pytest.approx(0.92), "accuracy_sd/head_only": pytest.approx(0.02),
+        "accuracy_mean/deep": pytest.approx(0.99), "accuracy_sd/deep": pytest.approx(0.01)}
+    # one seed (the full profile): the table has no spread and nothing is added to the record
+    assert over_seeds(head[:1]) == (0.90, None)
+    assert seed_table([head[:1]]).splitlines()[-1] == "| head_only | 0.900 | 0.900 | - |"
+    assert seed_metrics([head[:1], deep[:1]]) == {}
+    with pytest.raises(ValueError, match="same seeds"):
+        seed_table([head, deep[:2]])
+    with pytest.raises(ValueError, match="one strategy"):
+        seed_metrics([[head[0], deep[1]]])
+    with pytest.raises(ValueError, match="one list of runs"):
+        seed_table([])
 
 
 # --- the record round trip and results.record -----------------------------------------------------
