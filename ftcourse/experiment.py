@@ -290,16 +290,23 @@ def seed_table(
     return markdown_table(rows, header, width=None)
 
 
-def seed_metrics(groups: Sequence[Sequence[Run]], metric: str = "accuracy") -> dict[str, float]:
+def seed_metrics(
+    groups: Sequence[Sequence[Run]],
+    metric: str = "accuracy",
+    *,
+    names: Mapping[str, str] | None = None,
+) -> dict[str, float]:
     """The figures over seeds to record: `<metric>_mean/<name>` and `<metric>_sd/<name>` for each
     strategy run with several seeds (nothing for one run: its figure is `<metric>/<name>`
-    already). Chapters 09 and 14."""
+    already). `names` maps a run's name to the name the chapter records it under. Chapters 09
+    and 14."""
     figures = {}
     for group in _seed_groups(groups):
         mean, sd = over_seeds(group, metric)
         if sd is not None:
-            figures[f"{metric}_mean/{group[0].name}"] = mean
-            figures[f"{metric}_sd/{group[0].name}"] = sd
+            name = (names or {}).get(group[0].name, group[0].name)
+            figures[f"{metric}_mean/{name}"] = mean
+            figures[f"{metric}_sd/{name}"] = sd
     return figures
 
 

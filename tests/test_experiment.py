@@ -96,6 +96,8 @@ def test_seed_table_and_seed_metrics_give_mean_and_spread_per_strategy():
     assert seed_metrics([head, deep]) == {
         "accuracy_mean/head_only": pytest.approx(0.92), "accuracy_sd/head_only": pytest.approx(0.02),
         "accuracy_mean/deep": pytest.approx(0.99), "accuracy_sd/deep": pytest.approx(0.01)}
+    assert list(seed_metrics([deep], names={"deep": "last_two_stages"})) == [
+        "accuracy_mean/last_two_stages", "accuracy_sd/last_two_stages"]
     # one seed (the full profile): the table has no spread and nothing is added to the record
     assert over_seeds(head[:1]) == (0.90, None)
     assert seed_table([head[:1]]).splitlines()[-1] == "| head_only | 0.900 | 0.900 | - |"
