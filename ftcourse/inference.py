@@ -91,3 +91,16 @@ def greedy_generate(model, input_ids, attention_mask=None, max_new_tokens: int =
     return sequence, steps
 
 
+
+
+def label_accuracy(items, predicted, to_label) -> float:
+    """Share of `(gold, text)` items whose predicted label string equals `to_label(gold)` (a
+    mapping's `.get` or any callable); items whose gold maps to None are left out. For comparing a
+    pipeline's or a served model's labels with a dataset's ids (chapters 06 and 15)."""
+    predicted = list(predicted)
+    if len(predicted) != len(items):
+        raise ValueError(f"got {len(predicted)} predictions for {len(items)} items; pass one per item")
+    pairs = [(to_label(gold), label) for (gold, _), label in zip(items, predicted) if to_label(gold) is not None]
+    if not pairs:
+        raise ValueError("no item has a gold label that to_label maps to a label name")
+    return sum(gold == label for gold, label in pairs) / len(pairs)

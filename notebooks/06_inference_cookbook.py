@@ -182,12 +182,9 @@ def compare_classification(model, tokenizer, classifier, texts, max_length=128):
     return sum(same) / len(texts), piped
 
 
-def accuracy(predictions, items, id2label):
-    return sum(p["label"] == id2label[y] for p, (y, _) in zip(predictions, items)) / len(items)
-
-
 agree_before, piped = compare_classification(model, tokenizer, classifier, test_texts)
-accuracy_before = accuracy(piped, reviews_test, model.config.id2label)
+accuracy_before = inference.label_accuracy(reviews_test, [p["label"] for p in piped],
+                                          model.config.id2label.get)
 print(f"agreement {agree_before:.3f}; accuracy on {len(reviews_test)} held-out reviews: "
       f"{accuracy_before:.3f}")
 
@@ -212,7 +209,8 @@ if SENTIMENT_EPOCHS:
     model.eval()  # fit leaves the model in training mode (dropout on)
     print("training loss per epoch:", [round(v, 3) for v in history.loss])
 agree_sentiment, piped = compare_classification(model, tokenizer, classifier, test_texts)
-accuracy_after = accuracy(piped, reviews_test, model.config.id2label)
+accuracy_after = inference.label_accuracy(reviews_test, [p["label"] for p in piped],
+                                         model.config.id2label.get)
 print(f"agreement {agree_sentiment:.3f}; accuracy on {len(reviews_test)} held-out reviews: "
       f"{accuracy_after:.3f}")
 for sentence in ["An absolute delight: moving, funny and beautifully acted.",

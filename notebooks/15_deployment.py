@@ -51,6 +51,7 @@ import ftcourse
 from ftcourse import catalog, data, hf, monitor, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.data import make_loader
+from ftcourse.inference import label_accuracy
 from ftcourse.monitor import Canary, Slice
 from ftcourse.serve import Predictor, create_app
 from ftcourse.train import fit
@@ -154,19 +155,10 @@ assert agreement == 1.0 and score_gap < 1e-3, "the predictor must reproduce the 
 print(clf("An absolute delight: moving, funny and beautifully acted."))
 print(predictor("An absolute delight: moving, funny and beautifully acted."))
 
-
 # %%
-def accuracy(items, predictions, to_label):
-    """Share of predictions whose label is `to_label(gold)`; items whose gold maps to None are
-    skipped."""
-    pairs = [(to_label(y), p.label) for (y, _), p in zip(items, predictions)
-             if to_label(y) is not None]
-    return sum(g == p for g, p in pairs) / len(pairs)
-
-
 # IMDB 0/1 = negative/positive, as the model's labels
 imdb_label = dict(enumerate(predictor.labels)).get
-in_domain_accuracy = accuracy(test_items[:SLICE_SIZE], ours, imdb_label)
+in_domain_accuracy = label_accuracy(test_items[:SLICE_SIZE], [p.label for p in ours], imdb_label)
 print(f"accuracy on {SLICE_SIZE} held-out IMDB reviews: {in_domain_accuracy:.3f}")
 
 # %% [markdown]
@@ -305,8 +297,10 @@ def stars_label(stars):
     return None if stars == 2 else predictor.labels[int(stars > 2)]
 
 
-shifted_accuracy = accuracy(yelp_items, predictions["shifted"], stars_label)
-same_accuracy = accuracy(slices_items["same"], predictions["same"], imdb_label)
+shifted_accuracy = label_accuracy(yelp_items, [p.label for p in predictions["shifted"]],
+                                  stars_label)
+same_accuracy = label_accuracy(slices_items["same"], [p.label for p in predictions["same"]],
+                               imdb_label)
 print(f"accuracy: IMDB reference {in_domain_accuracy:.3f}, IMDB same {same_accuracy:.3f}, "
       f"Yelp shifted {shifted_accuracy:.3f}")
 unseen = {name: monitor.unseen_rate(slices["reference"].texts, slices[name].texts)

@@ -70,3 +70,15 @@ def test_greedy_generate_stops_at_the_end_token():
     assert ids.shape[1] == prompt.shape[1] + 1 and len(logits) == 1
 
 
+
+
+def test_label_accuracy_compares_names_and_leaves_out_unmapped_gold():
+    from ftcourse.inference import label_accuracy
+
+    items = [(0, "a"), (1, "b"), (2, "c"), (1, "d")]
+    names = {0: "NEGATIVE", 1: "POSITIVE"}
+    assert label_accuracy(items, ["NEGATIVE", "POSITIVE", "POSITIVE", "NEGATIVE"], names.get) == 2 / 3
+    with pytest.raises(ValueError, match="one per item"):
+        label_accuracy(items, ["NEGATIVE"], names.get)
+    with pytest.raises(ValueError, match="no item"):
+        label_accuracy([(2, "c")], ["POSITIVE"], names.get)
