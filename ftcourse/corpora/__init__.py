@@ -37,6 +37,7 @@ from ftcourse.corpora.reviews import (
 )
 from ftcourse.corpora.vectors import VERSION, ci_texts, ppmi_svd_vectors
 from ftcourse.corpora.wikitext import generate_lm_corpus
+from ftcourse.corpora.world import world_sentences
 from ftcourse.corpora.yelp import YELP_SIZES, generate_yelp
 
 
@@ -80,4 +81,5 @@ __all__ = [
     "label_counts",
     "ppmi_svd_vectors",
     "tokenizer_texts",
+    "world_sentences",
 ]

@@ -1,0 +1,87 @@
+"""How a `ci` stand-in is pre-trained and cached: a `Recipe` (generated examples and a training
+function) and `pretrained_dir`, which trains once and keeps the result under the cache folder.
+
+On `full` a role is a checkpoint from the hub that was pre-trained on the web; on `ci` it is a tiny
+model of the same family. Without training, its fill-mask, generation, translation and detection
+answers are noise. A recipe pre-trains it for a few seconds on text from a small generated world
+whose facts a page can check. Used by `ftcourse.hf.load_model` on `ci`; taught in chapter 06.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ftcourse._env import cache_dir
+
+# Bump when the way recipes are keyed or saved changes (not for a recipe's own change: its
+# examples and settings are hashed into the key).
+STORE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one role's ci stand-in is pre-trained.
+
+    `examples()` returns the generated training data (deterministic; hashed into the cache key);
+    `train(model, tokenizer, examples, **settings)` trains the model in place; `settings`
+    (steps, learning rate, ...) are hashed into the key too, and `describe` says in words what the
+    stand-in learnt (a page prints it)."""
+
+    examples: Callable[[], Sequence[Any]]
+    train: Callable[..., None]
+    describe: str
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def recipe_key(role: str, recipe: Recipe, examples: Sequence[Any], base: Mapping[str, Any]) -> str:
+    """A hash of everything a stand-in is built from: the role, its examples, the recipe's settings
+    and name, and `base` (the tokenizer's folder name and the config), so a changed recipe or
+    generator trains a new stand-in instead of reusing a stale one."""
+    payload = {
+        "store": STORE_VERSION,
+        "role": role,
+        "train": f"{recipe.train.__module__}.{recipe.train.__qualname__}",
+        "settings": dict(recipe.settings),
+        "examples": list(examples),
+        "base": dict(base),
+    }
+    text = json.dumps(payload, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def pretrained_dir(role: str, recipe: Recipe, build: Callable[[], tuple[Any, Any]],
+                   base: Mapping[str, Any]) -> Path:
+    """The folder of `role`'s pre-trained ci stand-in, trained on first use and cached.
+
+    `build()` returns a fresh (model, tokenizer) pair; the recipe trains the model, and model and
+    tokenizer are saved together under `cache_dir()/ci/standins/<role>-<key>`. The save goes to a
+    temporary folder renamed into place, so two processes that train at once leave one whole copy."""
+    examples = list(recipe.examples())
+    key = recipe_key(role, recipe, examples, base)
+    target = cache_dir() / "ci" / "standins" / f"{role}-{key}"
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = build()
+    recipe.train(model, tokenizer, examples, **recipe.settings)
+    model.eval()
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / "config.json").is_file():  # not a concurrent writer's copy
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
