@@ -121,7 +121,7 @@ def language_sentences(n: int, seed: int = 0, languages: tuple[str, ...] = tuple
 NOUNS = (
     ("dog", "Hund", "m", "chien", "m"), ("cat", "Katze", "f", "chat", "m"),
     ("house", "Haus", "n", "maison", "f"), ("book", "Buch", "n", "livre", "m"),
-    ("car", "Auto", "n", "voiture", "f"), ("table", "Tisch", "m", "table", "f"),
+    ("bed", "Bett", "n", "lit", "m"), ("table", "Tisch", "m", "table", "f"),
     ("flower", "Blume", "f", "fleur", "f"), ("city", "Stadt", "f", "ville", "f"),
     ("fish", "Fisch", "m", "poisson", "m"), ("garden", "Garten", "m", "jardin", "m"),
     ("boat", "Boot", "n", "bateau", "m"), ("lamp", "Lampe", "f", "lampe", "f"),
@@ -151,24 +151,26 @@ def _cap(text: str) -> str:
     return text[0].upper() + text[1:]
 
 
-def _sentences() -> list[tuple[str, str, str]]:
-    rows = []
+def _sentences() -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """(every noun in the two plain templates, every noun-adjective combination)."""
+    plain, rows = [], []
     for en, de, dg, fr, fg in NOUNS:
-        rows.append((f"I see the {en}.", f"Ich sehe {_DE_THE_ACC[dg]} {de}.", f"Je vois {_FR_THE[fg]} {fr}."))
-        rows.append((f"We have a {en}.", f"Wir haben {_DE_A_ACC[dg]} {de}.", f"Nous avons {_FR_A[fg]} {fr}."))
+        plain.append((f"I see the {en}.", f"Ich sehe {_DE_THE_ACC[dg]} {de}.", f"Je vois {_FR_THE[fg]} {fr}."))
+        plain.append((f"We have a {en}.", f"Wir haben {_DE_A_ACC[dg]} {de}.", f"Nous avons {_FR_A[fg]} {fr}."))
         for a_en, a_de, a_m, a_f in ADJECTIVES:
             a_fr = a_f if fg == "f" else a_m
             rows.append((f"The {en} is {a_en}.", f"{_cap(_DE_THE[dg])} {de} ist {a_de}.",
                          f"{_cap(_FR_THE[fg])} {fr} est {a_fr}."))
             rows.append((f"The {en} is not {a_en}.", f"{_cap(_DE_THE[dg])} {de} ist nicht {a_de}.",
                          f"{_cap(_FR_THE[fg])} {fr} n'est pas {a_fr}."))
-    return rows
+    return plain, rows
 
 
 def translation_pairs(split: str = "train", held_out: float = 0.2) -> list[tuple[str, str, str]]:
     """(English, German, French) sentences of the small translation world (chapter 06): `split`
-    "train" holds the fixed phrases and about 1 - `held_out` of the template sentences, "test"
-    the rest (the same sentences every run), so a test shows translation of unseen combinations."""
+    "train" holds the fixed phrases, every noun with "I see the" and "We have a", and about
+    1 - `held_out` of the noun-adjective sentences; "test" the rest of those (the same every run),
+    so a test shows the translation of combinations never seen."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not 0 <= held_out < 1:
@@ -178,5 +180,6 @@ def translation_pairs(split: str = "train", held_out: float = 0.2) -> list[tuple
         digest = hashlib.sha256(english.encode()).digest()
         return int.from_bytes(digest[:4], "big") / 2**32 < held_out
 
-    rows = [row for row in _sentences() if in_test(row[0]) == (split == "test")]
-    return (list(PHRASES) + rows) if split == "train" else rows
+    plain, combinations = _sentences()
+    rows = [row for row in combinations if in_test(row[0]) == (split == "test")]
+    return (list(PHRASES) + plain + rows) if split == "train" else rows

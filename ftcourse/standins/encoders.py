@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 
 from ftcourse.corpora.common import NEGATIVE, POSITIVE
-from ftcourse.corpora.languages import language_sentences, translation_pairs
+from ftcourse.corpora.languages import PHRASES, language_sentences, translation_pairs
 from ftcourse.corpora.world import world_sentences
 from ftcourse.standins.base import Recipe
 
@@ -118,7 +118,8 @@ def language_examples(n: int = 3000, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def train_classifier(model, tokenizer, examples: Sequence[tuple[str, str]], steps: int = 300,
-                     batch_size: int = 32, lr: float = 3e-3, seed: int = 0) -> None:
+                     batch_size: int = 32, lr: float = 3e-3, init_std: float | None = None,
+                     seed: int = 0) -> None:
     """Trains body and head to give each (label, text) example its label, the label's id read from
     the model's `label2id` (chapter 06)."""
     label2id = model.config.label2id
@@ -133,19 +134,23 @@ def train_classifier(model, tokenizer, examples: Sequence[tuple[str, str]], step
         encoded = tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True)
         return {**encoded, "labels": torch.tensor([labels[i] for i in idx])}
 
-    _train(model, (batch(idx) for idx in _steps(len(texts), batch_size, steps, seed)), lr, steps, seed)
+    _train(model, (batch(idx) for idx in _steps(len(texts), batch_size, steps, seed)), lr, steps, seed,
+           init_std)
 
 
 # ---------------------------------------------------------------------------------------------
 # Translation: T5 on English to German and English to French sentences of a small lexicon
-def translation_examples() -> list[tuple[str, str]]:
-    """(prompt, target) pairs: each training sentence behind T5's German and French prefixes."""
-    return [(PREFIXES[lang] + english, target) for english, german, french in translation_pairs("train")
+def translation_examples(phrase_repeats: int = 8) -> list[tuple[str, str]]:
+    """(prompt, target) pairs: each training sentence behind T5's German and French prefixes, the
+    fixed phrases ("How are you?") `phrase_repeats` times, as common phrases are common on the web."""
+    rows = translation_pairs("train") + list(PHRASES) * (phrase_repeats - 1)
+    return [(PREFIXES[lang] + english, target) for english, german, french in rows
             for lang, target in (("de", german), ("fr", french))]
 
 
 def train_seq2seq(model, tokenizer, examples: Sequence[tuple[str, str]], steps: int = 400,
-                  batch_size: int = 32, lr: float = 3e-3, seed: int = 0) -> None:
+                  batch_size: int = 32, lr: float = 3e-3, init_std: float | None = None,
+                  seed: int = 0) -> None:
     """Teacher-forced sequence-to-sequence training: the encoder reads the prompt, the decoder
     learns the target token by token (padding left out of the loss). Chapter 06."""
     prompts = [prompt for prompt, _ in examples]
@@ -157,7 +162,8 @@ def train_seq2seq(model, tokenizer, examples: Sequence[tuple[str, str]], steps: 
         encoded["labels"][encoded["labels"] == tokenizer.pad_token_id] = -100
         return dict(encoded)
 
-    _train(model, (batch(idx) for idx in _steps(len(prompts), batch_size, steps, seed)), lr, steps, seed)
+    _train(model, (batch(idx) for idx in _steps(len(prompts), batch_size, steps, seed)), lr, steps, seed,
+           init_std)
 
 
 FILL_MASK = Recipe(
@@ -171,11 +177,11 @@ LANGUAGE_DETECTION = Recipe(
     examples=language_examples, train=train_classifier,
     describe="sentences of each of its 20 languages' common words (Latin transliteration where "
              "the script is not Latin)",
-    settings={"steps": 300, "batch_size": 32, "lr": 3e-3, "seed": 0},
+    settings={"steps": 400, "batch_size": 32, "lr": 3e-3, "init_std": 0.1, "seed": 0},
 )
 TRANSLATION = Recipe(
     examples=translation_examples, train=train_seq2seq,
     describe="English to German and French sentences of a small lexicon (12 nouns, 10 adjectives, "
              "4 fixed phrases)",
-    settings={"steps": 400, "batch_size": 32, "lr": 3e-3, "seed": 0},
+    settings={"steps": 500, "batch_size": 16, "lr": 3e-3, "seed": 0},
 )
