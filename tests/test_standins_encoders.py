@@ -15,30 +15,14 @@ CHAPTER_06_LANGUAGES = [("fr", "Bonjour, comment ça va?"), ("de", "Wie geht es 
                         ("en", "The weather is lovely today."), ("es", "¿Dónde está la estación de tren?")]
 
 
-def _masked_facts(tokenizer, n: int = 300) -> list[tuple[str, str]]:
-    """World statements of a seed the stand-in was not trained on, the answer masked, kept where
-    the answer is one token of the tokenizer (so one [MASK] can hold it)."""
-    facts = []
-    for sentence in corpora.world_sentences(n, seed=1, kinds=("capital", "opposite", "add")):
-        if " is the capital of " in sentence:  # "Paris is the capital of France."
-            answer, rest = sentence.split(" ", 1)
-            masked = f"{tokenizer.mask_token} {rest}"
-        else:  # "The capital of France is Paris." / "The opposite of ..." / "Two plus two is four."
-            head, answer = sentence[:-1].rsplit(" ", 1)
-            masked = f"{head} {tokenizer.mask_token}."
-        if len(tokenizer.tokenize(answer)) == 1:
-            facts.append((masked, answer.lower()))
-    return facts
-
-
 def test_fill_mask_stand_in_knows_the_world():
     tokenizer = hf.load_tokenizer("fill_mask")
     model = hf.load_model("fill_mask")
-    facts = _masked_facts(tokenizer)
+    facts = encoders.masked_world_facts(tokenizer)
     kinds = {"capital", "opposite", "plus"}
     assert len(facts) >= 60 and all(any(k in q for k in kinds) for q, _ in facts)
     top = [inference.fill_mask_manually(model, tokenizer, q, top_k=1)[0]["token_str"] for q, _ in facts]
-    right = sum(t == a for t, (_, a) in zip(top, facts)) / len(facts)
+    right = sum(t == a for t, (_, a) in zip(top, facts)) / len(facts)  # held out: another seed
     assert right >= 0.8, right
     paris = inference.fill_mask_manually(model, tokenizer, "The capital of France is [MASK].", top_k=1)
     assert paris[0]["token_str"] == "paris"

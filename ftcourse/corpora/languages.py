@@ -7,7 +7,7 @@ spelling (the ci tokenizers, trained on English text, turn accented letters into
 do in a real sentence); the others are written in a common Latin transliteration (Hepburn romaji,
 pinyin without tones, ...), since every non-Latin character would be `<unk>`.
 
-Translation: English sentences from a few templates over 12 nouns and 10 adjectives, with their
+Translation: English sentences from a few templates over 8 nouns and 8 adjectives, with their
 German and French translations, articles and adjective endings following each noun's gender, plus
 a few fixed phrases ("How are you?"). Only ASCII spellings, for the same reason.
 """
@@ -122,17 +122,14 @@ NOUNS = (
     ("dog", "Hund", "m", "chien", "m"), ("cat", "Katze", "f", "chat", "m"),
     ("house", "Haus", "n", "maison", "f"), ("book", "Buch", "n", "livre", "m"),
     ("bed", "Bett", "n", "lit", "m"), ("table", "Tisch", "m", "table", "f"),
-    ("flower", "Blume", "f", "fleur", "f"), ("city", "Stadt", "f", "ville", "f"),
-    ("fish", "Fisch", "m", "poisson", "m"), ("garden", "Garten", "m", "jardin", "m"),
-    ("boat", "Boot", "n", "bateau", "m"), ("lamp", "Lampe", "f", "lampe", "f"),
+    ("flower", "Blume", "f", "fleur", "f"), ("fish", "Fisch", "m", "poisson", "m"),
 )
 # Adjectives: English, German (predicative, no ending), French masculine and feminine.
 ADJECTIVES = (
     ("small", "klein", "petit", "petite"), ("black", "schwarz", "noir", "noire"),
     ("red", "rot", "rouge", "rouge"), ("yellow", "gelb", "jaune", "jaune"),
     ("cold", "kalt", "froid", "froide"), ("warm", "warm", "chaud", "chaude"),
-    ("heavy", "schwer", "lourd", "lourde"), ("fast", "schnell", "rapide", "rapide"),
-    ("clean", "sauber", "propre", "propre"), ("empty", "leer", "vide", "vide"),
+    ("heavy", "schwer", "lourd", "lourde"), ("clean", "sauber", "propre", "propre"),
 )
 PHRASES = (  # fixed phrases, always in the training set
     ("How are you?", "Wie geht es dir?", "Comment allez-vous?"),

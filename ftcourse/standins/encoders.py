@@ -89,6 +89,25 @@ def fill_mask_examples(n_world: int = 1800, n_verdicts: int = 200, seed: int = 0
     return world_sentences(n_world, seed=seed, kinds=kinds) + verdicts
 
 
+def masked_world_facts(tokenizer, n: int = 300, seed: int = 1,
+                       kinds: tuple[str, ...] = ("capital", "opposite", "add")) -> list[tuple[str, str]]:
+    """(statement with its answer masked, answer) for `n` world statements of `seed` (the stand-in
+    reads seed 0), kept where the answer is one token of `tokenizer`, so one mask can hold it:
+    "The capital of France is [MASK]." -> "paris". Chapter 06 checks a fill-mask model on them."""
+    facts = []
+    for sentence in world_sentences(n, seed=seed, kinds=kinds):
+        if " is the capital of " in sentence:  # "Paris is the capital of France."
+            answer, rest = sentence.split(" ", 1)
+            masked = f"{tokenizer.mask_token} {rest}"
+        else:  # "The capital of France is Paris.", "The opposite of ...", "Two plus two is four."
+            head, answer = sentence[:-1].rsplit(" ", 1)
+            masked = f"{head} {tokenizer.mask_token}."
+        answer = answer.lower() if getattr(tokenizer, "do_lower_case", False) else answer
+        if len(tokenizer.tokenize(answer)) == 1:
+            facts.append((masked, answer))
+    return facts
+
+
 def train_masked_lm(model, tokenizer, examples: Sequence[str], steps: int = 800, batch_size: int = 32,
                     lr: float = 3e-3, mlm_probability: float = 0.15, init_std: float = 0.1,
                     seed: int = 0) -> None:
@@ -181,7 +200,7 @@ LANGUAGE_DETECTION = Recipe(
 )
 TRANSLATION = Recipe(
     examples=translation_examples, train=train_seq2seq,
-    describe="English to German and French sentences of a small lexicon (12 nouns, 10 adjectives, "
+    describe="English to German and French sentences of a small lexicon (8 nouns, 8 adjectives, "
              "4 fixed phrases)",
-    settings={"steps": 500, "batch_size": 16, "lr": 3e-3, "seed": 0},
+    settings={"steps": 420, "batch_size": 16, "lr": 3e-3, "seed": 0},
 )
