@@ -17,6 +17,7 @@ import torch
 
 from ftcourse.corpora.common import NEGATIVE, POSITIVE
 from ftcourse.corpora.languages import PHRASES, language_sentences, translation_pairs
+from ftcourse.corpora.reviews import ASPECTS
 from ftcourse.corpora.world import world_sentences
 from ftcourse.standins.base import Recipe
 
@@ -24,8 +25,8 @@ from ftcourse.standins.base import Recipe
 PREFIXES = {"de": "translate English to German: ", "fr": "translate English to French: "}
 # Capitals and opposites twice as often as sums: 16 facts each, looked up from one word.
 WORLD_KINDS = ("capital", "opposite", "add", "capital", "opposite")
-VERDICTS = ("This is a {w} movie!", "What a {w} film!", "It was a {w} story.", "The acting was {w}.",
-            "This is a {w} film.", "The plot is {w}.")
+VERDICTS = ("This is a {w} movie!", "What a {w} film!", "It was a {w} story.", "The {a} was {w}.",
+            "This is a {w} film.", "The {a} was {w} and the {a2} was {w2}.")
 
 
 def _steps(n_examples: int, batch_size: int, steps: int, seed: int) -> Iterator[list[int]]:
@@ -85,7 +86,10 @@ def fill_mask_examples(n_world: int = 1800, n_verdicts: int = 200, seed: int = 0
     """The fill-mask stand-in's pre-training text: statements of the world's capitals, opposites,
     legs and sums, and short movie verdicts with an evaluative word (chapter 06)."""
     rng = random.Random(f"verdicts:{seed}")
-    verdicts = [rng.choice(VERDICTS).format(w=rng.choice(POSITIVE + NEGATIVE)) for _ in range(n_verdicts)]
+    words = POSITIVE + NEGATIVE
+    verdicts = [rng.choice(VERDICTS).format(w=rng.choice(words), w2=rng.choice(words),
+                                            a=rng.choice(ASPECTS), a2=rng.choice(ASPECTS))
+                for _ in range(n_verdicts)]
     return world_sentences(n_world, seed=seed, kinds=kinds) + verdicts
 
 
@@ -189,7 +193,7 @@ FILL_MASK = Recipe(
     examples=fill_mask_examples, train=train_masked_lm,
     describe="the small world's capitals, opposites and sums and short movie verdicts "
              "(masked language modelling)",
-    settings={"steps": 800, "batch_size": 32, "lr": 3e-3, "mlm_probability": 0.15, "init_std": 0.1,
+    settings={"steps": 1000, "batch_size": 32, "lr": 3e-3, "mlm_probability": 0.15, "init_std": 0.1,
               "seed": 0},
 )
 LANGUAGE_DETECTION = Recipe(
