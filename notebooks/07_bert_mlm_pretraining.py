@@ -337,8 +337,9 @@ fig.tight_layout()
 # answered "great", "horror", "good", "bad", "fantastic" (their output). On `ci` the comparison
 # model is chapter 06's fill-mask stand-in (`hf.describe` below says what it read): a tiny BERT
 # pre-trained here for a few seconds on statements of a small world (capitals, opposites, sums)
-# and short movie verdicts. It read no sport and little of the reviews' style: where a prompt
-# leaves its world, it guesses frequent tokens, as our own model does.
+# and short movie verdicts, so it fills the two movie prompts with evaluative words. It read
+# nothing about sport: where a prompt leaves its world, it guesses frequent tokens, as our own
+# model does.
 
 # %%
 model.eval()
