@@ -82,6 +82,12 @@ def test_classifier_recipe_refuses_labels_outside_the_head():
     tokenizer = hf.load_tokenizer("language_detection")
     with pytest.raises(ValueError, match="not in the model's head"):
         encoders.train_classifier(model, tokenizer, [("xx", "some text")], steps=1)
+    with pytest.raises(ValueError, match="steps must be >= 1"):
+        encoders.train_classifier(model, tokenizer, [("en", "the film")], steps=0)
+    before = model.classifier.out_proj.weight.detach().clone()
+    encoders.train_classifier(model, tokenizer, [("en", "the film"), ("fr", "le film")], steps=1,
+                              batch_size=2)
+    assert not torch.equal(before, model.classifier.out_proj.weight)  # one step trains the head
 
 
 # --- the generators ----------------------------------------------------------------------------

@@ -57,6 +57,8 @@ def _train(model, batches: Iterator[dict], lr: float, steps: int, seed: int,
            init_std: float | None = None, loss: Callable[[dict], torch.Tensor] | None = None) -> None:
     """AdamW with linear warm-up and decay over `steps` batches, no dropout, the caller's random
     state untouched; with `init_std`, the weights are first drawn afresh (`_reinit`)."""
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         if init_std is not None:
@@ -64,7 +66,7 @@ def _train(model, batches: Iterator[dict], lr: float, steps: int, seed: int,
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
         warmup = max(1, steps // 10)
         schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / (steps - warmup))))
+            optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup))))
         model.train()
         for module in model.modules():  # no dropout: seconds of training, nothing to regularise
             if isinstance(module, torch.nn.Dropout):
