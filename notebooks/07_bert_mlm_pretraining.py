@@ -34,8 +34,9 @@
 # On the `full` profile this is the source's setting: the first 1,000 rows of WikiText-2's training
 # split, a BERT-base-sized model (12 layers, hidden 768), 10 epochs at learning rate 5e-5, and
 # `bert-base-uncased` for comparison. On `ci` the text is generated WikiText-shaped rows, the model
-# is a tiny BERT (2 layers, hidden 64) and the comparison model is a random tiny stand-in, so the
-# whole chapter runs in well under a minute on a CPU.
+# is a tiny BERT (2 layers, hidden 64) and the comparison model is chapter 06's fill-mask stand-in,
+# a tiny BERT pre-trained here for a few seconds on a small generated world, so the whole chapter
+# runs in well under a minute on a CPU.
 #
 # What we change from the source, and why:
 #
@@ -334,7 +335,11 @@ fig.tight_layout()
 # "200" and "h" (their output): a model trained for a few epochs on 1,000 rows has learned which
 # tokens are frequent, little more. `bert-base-uncased`, pre-trained on billions of words,
 # answered "great", "horror", "good", "bad", "fantastic" (their output). On `ci` the comparison
-# model is the random tiny stand-in (`hf.describe` below says so), not a pre-trained one.
+# model is chapter 06's fill-mask stand-in (`hf.describe` below says what it read): a tiny BERT
+# pre-trained here for a few seconds on statements of a small world (capitals, opposites, sums)
+# and short movie verdicts, so it fills the two movie prompts with evaluative words. It read
+# nothing about sport: where a prompt leaves its world, it guesses frequent tokens, as our own
+# model does.
 
 # %%
 model.eval()
@@ -345,11 +350,12 @@ reference = pipeline("fill-mask", model=hf.load_model("fill_mask"),
                      device=0 if on_gpu else -1)
 prompts = ["This is a [MASK] movie!", "The team won the [MASK] on Sunday.",
            "The acting was [MASK] and the plot was dull."]
+print("comparison model:", reference_name)
 Markdown(markdown_table(
     [(prompt, *(", ".join(f"{r['token_str']} ({r['score']:.2f})" for r in fill(prompt, top_k=5))
                 for fill in (ours, reference)))
      for prompt in prompts],
-    ["prompt", "our model (top 5)", f"{reference_name} (top 5)"], width=None))
+    ["prompt", "our model (top 5)", "comparison model (top 5)"], width=None))
 
 # %% [markdown]
 # ## What the run shows

@@ -79,7 +79,7 @@ def test_ci_heads_mirror_the_pretrained_ones():
     sentiment = hf.load_model("sentiment", profile="ci")
     assert sentiment.config.id2label == {0: "NEGATIVE", 1: "POSITIVE"}
     assert sentiment.config.label2id == {"NEGATIVE": 0, "POSITIVE": 1}
-    assert hf.load_model("language_detection", profile="ci").config.num_labels == 20
+    assert hf.load_model("language_detection", profile="ci", pretrained=False).config.num_labels == 20
     # Asking for another head replaces the mirrored labels.
     assert hf.load_model("sentiment", profile="ci", num_labels=4).config.num_labels == 4
 
@@ -100,10 +100,10 @@ def test_task_override_and_kwargs_reach_the_config():
 
 def test_ci_weights_are_seeded_and_leave_the_callers_rng_alone():
     state = torch.get_rng_state()
-    a = hf.load_model("fill_mask", profile="ci", seed=0)
+    a = hf.load_model("fill_mask", profile="ci", seed=0, pretrained=False)
     assert torch.equal(state, torch.get_rng_state())
-    b = hf.load_model("fill_mask", profile="ci", seed=0)
-    c = hf.load_model("fill_mask", profile="ci", seed=1)
+    b = hf.load_model("fill_mask", profile="ci", seed=0, pretrained=False)
+    c = hf.load_model("fill_mask", profile="ci", seed=1, pretrained=False)
     wa, wb, wc = (m.get_input_embeddings().weight for m in (a, b, c))
     assert torch.equal(wa, wb)
     assert not torch.equal(wa, wc)
@@ -111,7 +111,7 @@ def test_ci_weights_are_seeded_and_leave_the_callers_rng_alone():
 
 def test_t5_stand_in_generates_and_gpt2_has_no_pad_like_the_real_one():
     tokenizer = hf.load_tokenizer("translation", profile="ci")
-    model = hf.load_model("translation", profile="ci")
+    model = hf.load_model("translation", profile="ci", pretrained=False)
     batch = tokenizer(["translate English to French: How are you?"], return_tensors="pt")
     out = model.generate(**batch, max_new_tokens=4)
     assert out.shape[0] == 1 and 1 < out.shape[1] <= 5
@@ -141,7 +141,7 @@ def test_ci_profile_works_with_no_network_at_all():
         for role in hf.MODELS:
             if hf.MODELS[role].kind != "minilm" or hf.minilm_path() is not None:
                 hf.load_tokenizer(role)
-        hf.load_model("fill_mask")  # every tiny stand-in is built by the same code
+        hf.load_model("fill_mask", pretrained=False)  # every tiny stand-in is built by the same code
         if hf.minilm_path() is not None:
             hf.load_model("minilm")  # from_pretrained on a local folder
         print("OK")

@@ -30,7 +30,7 @@ def test_fill_mask_manually_matches_the_pipeline():
     from transformers import pipeline
 
     tokenizer = hf.load_tokenizer("fill_mask", profile="ci")
-    model = hf.load_model("fill_mask", profile="ci")
+    model = hf.load_model("fill_mask", profile="ci", pretrained=False)
     text = "The film was [MASK] and the music was good."
     manual = inference.fill_mask_manually(model, tokenizer, text, top_k=4)
     piped = pipeline("fill-mask", model=model, tokenizer=tokenizer)(text, top_k=4)
@@ -46,7 +46,7 @@ def test_fill_mask_manually_matches_the_pipeline():
 @pytest.mark.parametrize("role", ["generation", "translation"])
 def test_greedy_generate_reproduces_generate(role):
     tokenizer = hf.load_tokenizer(role, profile="ci")
-    model = hf.load_model(role, profile="ci", seed=2)
+    model = hf.load_model(role, profile="ci", seed=2, pretrained=False)
     batch = tokenizer(["The film was good and the story"], return_tensors="pt")
     ids, logits = inference.greedy_generate(model, batch["input_ids"], batch["attention_mask"], max_new_tokens=6)
     out = model.generate(**batch, max_new_tokens=6, do_sample=False, return_dict_in_generate=True,

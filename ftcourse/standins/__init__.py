@@ -8,8 +8,12 @@ with random weights. `ftcourse.hf.load_model` uses them on `ci`; `base` holds th
 
 from __future__ import annotations
 
+from ftcourse.standins import encoders
 from ftcourse.standins.base import Recipe, pretrained_dir, recipe_key
 
 RECIPES: dict[str, Recipe] = {}
+RECIPES["fill_mask"] = encoders.FILL_MASK
+RECIPES["language_detection"] = encoders.LANGUAGE_DETECTION
+RECIPES["translation"] = encoders.TRANSLATION
 
 __all__ = ["RECIPES", "Recipe", "pretrained_dir", "recipe_key"]
