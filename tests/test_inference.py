@@ -46,7 +46,7 @@ def test_fill_mask_manually_matches_the_pipeline():
 @pytest.mark.parametrize("role", ["generation", "translation"])
 def test_greedy_generate_reproduces_generate(role):
     tokenizer = hf.load_tokenizer(role, profile="ci")
-    model = hf.load_model(role, profile="ci", seed=2)
+    model = hf.load_model(role, profile="ci", seed=2, pretrained=False)
     batch = tokenizer(["The film was good and the story"], return_tensors="pt")
     ids, logits = inference.greedy_generate(model, batch["input_ids"], batch["attention_mask"], max_new_tokens=6)
     out = model.generate(**batch, max_new_tokens=6, do_sample=False, return_dict_in_generate=True,
@@ -61,7 +61,7 @@ def test_greedy_generate_reproduces_generate(role):
 
 def test_greedy_generate_stops_at_the_end_token():
     tokenizer = hf.load_tokenizer("generation", profile="ci")
-    model = hf.load_model("generation", profile="ci")
+    model = hf.load_model("generation", profile="ci", pretrained=False)
     prompt = tokenizer("The film", return_tensors="pt")["input_ids"]
     ids, _ = inference.greedy_generate(model, prompt, max_new_tokens=5)
     assert ids.shape[1] == prompt.shape[1] + 5

@@ -8,8 +8,11 @@ with random weights. `ftcourse.hf.load_model` uses them on `ci`; `base` holds th
 
 from __future__ import annotations
 
+from ftcourse.standins import causal
 from ftcourse.standins.base import Recipe, pretrained_dir, recipe_key
 
 RECIPES: dict[str, Recipe] = {}
+RECIPES["generation"] = causal.GENERATION
+RECIPES["sft"] = causal.SFT
 
 __all__ = ["RECIPES", "Recipe", "pretrained_dir", "recipe_key"]
