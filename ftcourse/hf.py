@@ -445,7 +445,7 @@ def standin_dir(role: str) -> Path:
         return model, load_tokenizer(role, profile="ci")
 
     base = {"kind": spec.kind, "task": spec.task, "tokenizer": tokenizer_dir.name,
-            "config": tiny_config(spec.kind, 1).to_dict(), "labels": spec.labels}
+            "config": tiny_config(spec.kind, CI_VOCAB_SIZE).to_dict(), "labels": spec.labels}
     return standins.pretrained_dir(role, standins.RECIPES[role], build, base)
 
 

@@ -28,15 +28,36 @@ def test_the_standin_completes_the_worlds_statements(role):
     # Peru is" -> " Lima.", "Three plus four is" -> " seven.".
     statements = sorted(set(world.world_sentences(300, seed=99)))
     right = {}
-    for statement in statements:
-        prompt, answer = statement.rsplit(" ", 1)
+    for statement, (prompt, answer, _, ok) in zip(statements, causal.complete_statements(model, tokenizer, statements)):
+        assert statement == f"{prompt} {answer}."
         kind = next(k for k in ("capital", "opposite", "legs", "plus", "plural") if k in statement)
-        right.setdefault(kind, []).append(_complete(model, tokenizer, prompt).startswith(" " + answer))
+        right.setdefault(kind, []).append(ok)
     share = sum(map(sum, right.values())) / len(statements)
     assert share >= 0.8, {k: f"{sum(v)}/{len(v)}" for k, v in right.items()}
     assert all(sum(v) / len(v) >= 0.8 for k, v in right.items() if k != "plus"), right
     random = hf.load_model(role, profile="ci", pretrained=False).eval()
     assert not _complete(random, tokenizer, "The capital of Peru is").startswith(" Lima")
+
+
+def test_complete_statements_wants_the_whole_word():
+    class Echo:  # a "model" that always continues with the given ids
+        device = "cpu"
+
+        def __init__(self, ids):
+            self.ids = ids
+
+        def eval(self):
+            return self
+
+        def generate(self, input_ids, **_):
+            return torch.cat([input_ids, torch.tensor([self.ids])], dim=1)
+
+    tokenizer = hf.load_tokenizer("sft", profile="ci")
+    lim = tokenizer(" Lima.", add_special_tokens=False)["input_ids"]
+    limas = tokenizer(" Limas.", add_special_tokens=False)["input_ids"]
+    assert causal.complete_statements(Echo(lim), tokenizer, ["The capital of Peru is Lima."]) == [
+        ("The capital of Peru is", "Lima", " Lima.", True)]
+    assert not causal.complete_statements(Echo(limas), tokenizer, ["The capital of Peru is Lima."])[0][3]
 
 
 def test_the_pages_prompts_continue_in_the_world():

@@ -52,6 +52,28 @@ def train_causal_lm(model, tokenizer, examples: Sequence[str], *, steps: int, lr
             optimizer.zero_grad()
 
 
+def complete_statements(model, tokenizer, statements: Sequence[str],
+                        max_new_tokens: int = 8) -> list[tuple[str, str, str, bool]]:
+    """Ask a causal LM to finish each statement cut before its last word ("The capital of Peru
+    is" for "... is Lima."), greedily: (prompt, expected word, continuation, right) per statement.
+    What a base model knows before chapter 11 tunes it to answer questions."""
+    import torch
+
+    rows = []
+    model.eval()
+    for statement in statements:
+        prompt, last = statement.rsplit(" ", 1)
+        answer = last.rstrip(".")
+        batch = tokenizer(prompt, return_tensors="pt").to(model.device)
+        with torch.no_grad():
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.eos_token_id)
+        text = tokenizer.decode(out[0, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        right = text.startswith(" " + answer) and not text[len(answer) + 1:][:1].isalnum()
+        rows.append((prompt, answer, text, right))
+    return rows
+
+
 def _length_batches(lengths: list[int], batch_size: int, steps: int) -> list[list[int]]:
     # Random batches within bands of 24 tokens: a story padded beside short statements would
     # triple the tokens a step computes, while sorting by exact length would give batches of one
