@@ -403,7 +403,8 @@ print("at 30-60 ms per step (launch-bound at batch 2): "
 metrics = {"eval_loss/before": eval_before, "eval_loss/after": eval_after,
            **{f"{k}/before": v for k, v in rouge_before.items()},
            **{f"{k}/after": v for k, v in rouge_after.items()},
-           "exact_match": exact / len(references), "exact_match/before": exact_before / len(references),
+           "exact_match": exact / len(references),
+           "exact_match/before": exact_before / len(references),
            "statements_right/base": knows, "trainable_params": counts.trainable}
 path = results.record(
     "11_sft_assistant", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}",
