@@ -96,14 +96,14 @@ SETTINGS = {"steps": 800, "lr": 5e-3, "batch_size": 16}
 GENERATION = Recipe(
     examples=lambda: world_sentences(2000, kinds=(*FACTS, "story")),
     train=train_causal_lm,
-    describe="2,000 generated texts of the small world (its facts as statements, and short stories), "
-             "800 steps, about 10-15 s on one CPU thread",
+    describe="2,000 generated texts of the small world (its facts as statements, and short stories) "
+             "for 800 steps (8-16 s on one CPU thread)",
     settings=SETTINGS,
 )
 SFT = Recipe(
     examples=lambda: world_sentences(2000, kinds=(*FACTS, "review")),
     train=train_causal_lm,
-    describe="2,000 generated texts of the small world (its facts as statements, and film opinions), "
-             "800 steps, about 8-15 s on one CPU thread",
+    describe="2,000 generated texts of the small world (its facts as statements, and film opinions) "
+             "for 800 steps (8-16 s on one CPU thread)",
     settings=SETTINGS,
 )
