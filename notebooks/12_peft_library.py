@@ -116,7 +116,8 @@ pages.banner("12_peft_library")
 # statements, and short stories; `hf.describe` below says what exactly). Like GPT-2, it has never
 # seen a `### Human:` conversation, but it knows the facts the questions ask about: the adapters
 # only have to steer a frozen pre-trained network into answering, which is the job they are made
-# for.
+# for. Below, the base model's own answers show that it does not answer yet: it continues the
+# text with fragments of what it read.
 
 # %%
 data = sft.load_guanaco()

@@ -237,7 +237,9 @@ pages.show_code(quant.quantize_blockwise, quant.pack_4bit)
 # On `full` the pre-trained `facebook/opt-350m` of chapter 11. On `ci` the tiny OPT chapter 11
 # starts from, pre-trained here for seconds on the generated small world (`hf.describe` below):
 # like OPT-350m it knows facts but has never seen a conversation, so the adapters on its frozen
-# (here 4-bit) weights teach it to answer, which is what QLoRA is for.
+# (here 4-bit) weights teach it to answer, which is what QLoRA is for. The weight we quantise
+# below is one of its pre-trained matrices, the first feed-forward layer of its first block: what
+# pre-training left, not what an initialiser drew.
 
 # %%
 data = sft.load_guanaco()
