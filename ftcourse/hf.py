@@ -445,7 +445,10 @@ def standin_dir(role: str) -> Path:
         return model, load_tokenizer(role, profile="ci")
 
     base = {"kind": spec.kind, "task": spec.task, "tokenizer": tokenizer_dir.name,
-            "config": tiny_config(spec.kind, 1).to_dict(), "labels": spec.labels}
+            # the architecture; no special ids, whose defaults may lie outside the vocabulary (a warning)
+            "config": tiny_config(spec.kind, CI_VOCAB_SIZE, pad_token_id=None, bos_token_id=None,
+                                  eos_token_id=None).to_dict(),
+            "labels": spec.labels}
     return standins.pretrained_dir(role, standins.RECIPES[role], build, base)
 
 

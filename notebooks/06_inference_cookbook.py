@@ -85,7 +85,7 @@ SEED = 0
 SENTIMENT_EPOCHS = ftcourse.choose(ci=3, full=0)
 SENTIMENT_TRAIN, SENTIMENT_TEST = ftcourse.choose(ci=(600, 300), full=(0, 300))
 # The source capped the total length at 50 tokens (prompt included); we count only new tokens,
-# 40 on full (about the source's 50 minus its prompts) and 12 on ci, where the text is random.
+# 40 on full (about the source's 50 minus its prompts) and 12 on ci, where sentences are short.
 MAX_NEW_TOKENS = ftcourse.choose(ci=12, full=40)
 timer = results.Timer()
 ftcourse.set_seed(SEED)
@@ -268,6 +268,9 @@ print(repr(gpt_tokenizer.decode(generated[0], skip_special_tokens=True)))
 # The source's greedy GPT-2 output shows the classic failure of greedy decoding on a real model,
 # a loop: "Once upon a time, the world was a place of great beauty and great danger. The world
 # was a place of great danger, and the world was a place of great danger..." (their output).
+# On `ci` the GPT-2 stand-in was pre-trained here for seconds on generated text (named by
+# `hf.describe` above) whose stories all open "Once upon a time there was a young (or old)
+# ...": greedy decoding continues with such an opening, cut off by the 12-token cap.
 # **Sampling** draws the next token from the softmax instead (here from the 50 most probable,
 # `top_k=50`), which breaks loops but makes the output random: seed the generator to repeat it.
 

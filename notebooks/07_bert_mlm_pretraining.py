@@ -125,8 +125,9 @@ pages.banner("07_bert_mlm_pretraining")
 # decoder-only model pre-trained to predict each next token, completes a sentence. It printed
 # "This movie was really good. I was really surprised by how good it was. I was surprised"
 # (their output): fluent, and nothing about any particular movie, which is what pre-training
-# alone gives. On `ci` the model is a tiny OPT with random weights (named below), so its
-# continuation is noise; the call is the same.
+# alone gives. On `ci` the model is a tiny OPT pre-trained here for seconds the same way, on
+# generated text (named below) that includes short film opinions, so its continuation is one of
+# those: fluent in its small world, and about no particular movie either. The call is the same.
 
 # %%
 opt = pipeline("text-generation", model=hf.load_model("sft"), tokenizer=hf.load_tokenizer("sft"),

@@ -17,8 +17,9 @@ PARITY_TOLERANCE = 1e-5
 
 
 def tiny(seed: int, **settings):
-    """The ci stand-in of chapter 11's model, without dropout (so two forwards agree)."""
-    return hf.load_model("sft", profile="ci", seed=seed, dropout=0.0, attention_dropout=0.0, **settings).eval()
+    """The ci stand-in of chapter 11's model, with random weights and no dropout (so two forwards agree)."""
+    return hf.load_model("sft", profile="ci", seed=seed, pretrained=False, dropout=0.0, attention_dropout=0.0,
+                         **settings).eval()
 
 
 @pytest.fixture(scope="module")

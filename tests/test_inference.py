@@ -61,7 +61,7 @@ def test_greedy_generate_reproduces_generate(role):
 
 def test_greedy_generate_stops_at_the_end_token():
     tokenizer = hf.load_tokenizer("generation", profile="ci")
-    model = hf.load_model("generation", profile="ci")
+    model = hf.load_model("generation", profile="ci", pretrained=False)
     prompt = tokenizer("The film", return_tensors="pt")["input_ids"]
     ids, _ = inference.greedy_generate(model, prompt, max_new_tokens=5)
     assert ids.shape[1] == prompt.shape[1] + 5

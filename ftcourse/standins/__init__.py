@@ -8,12 +8,15 @@ with random weights. `ftcourse.hf.load_model` uses them on `ci`; `base` holds th
 
 from __future__ import annotations
 
-from ftcourse.standins import encoders
+from ftcourse.standins import causal, encoders
 from ftcourse.standins.base import Recipe, pretrained_dir, recipe_key
 
-RECIPES: dict[str, Recipe] = {}
-RECIPES["fill_mask"] = encoders.FILL_MASK
-RECIPES["language_detection"] = encoders.LANGUAGE_DETECTION
-RECIPES["translation"] = encoders.TRANSLATION
+RECIPES: dict[str, Recipe] = {
+    "generation": causal.GENERATION,
+    "sft": causal.SFT,
+    "fill_mask": encoders.FILL_MASK,
+    "language_detection": encoders.LANGUAGE_DETECTION,
+    "translation": encoders.TRANSLATION,
+}
 
 __all__ = ["RECIPES", "Recipe", "pretrained_dir", "recipe_key"]
