@@ -470,7 +470,8 @@ def _load_standin(role: str, spec: ModelSpec, recipe, auto, seed: int, dtype, kw
         try:
             # A head of another size (num_labels) is new: initialised from `seed`, not loaded.
             new_head = bool({"num_labels", "id2label"} & set(kwargs))
-            model = auto.from_pretrained(folder, config=config, ignore_mismatched_sizes=new_head)
+            with standins.quiet_weights_io():
+                model = auto.from_pretrained(folder, config=config, ignore_mismatched_sizes=new_head)
         except ValueError as err:
             raise ValueError(f"role {role!r} ({spec.kind}) has no head for this task: {err}") from err
     model.name_or_path = f"ftcourse-ci/tiny-{spec.kind}-pretrained"

@@ -41,11 +41,11 @@
 # (hidden size 64, 2 layers) with a tokenizer trained locally on generated text. As the hub
 # models were pre-trained on the web, most stand-ins are pre-trained here, once, for a few
 # seconds, on generated text from a small world whose facts the page can check (capitals and
-# opposites, twenty generated languages, a small English-German-French lexicon); `hf.describe`
-# below says what each one read. The sentiment stand-in starts from random weights, and we train
-# it for a few seconds on generated movie reviews. Either way the by-hand and pipeline paths must
-# agree exactly, which is the point of this chapter. Where it helps, we quote what the source's
-# real models printed (their outputs, not ours).
+# opposites, short stories, twenty generated languages, a small English-German-French lexicon);
+# `hf.describe` below says what each one read. The sentiment stand-in starts from random weights,
+# and we train it for a few seconds on generated movie reviews. Either way the by-hand and
+# pipeline paths must agree exactly, which is the point of this chapter. Where it helps, we quote
+# what the source's real models printed (their outputs, not ours).
 
 # %% tags=["remove-cell"]
 # Installs the companion package when this notebook runs in Colab.

@@ -79,3 +79,27 @@ def test_a_new_head_on_the_pretrained_body_is_seeded(recipe):
 def test_pretrained_true_without_a_recipe_names_the_roles(recipe):
     with pytest.raises(ValueError, match="no pre-trained ci stand-in"):
         hf.load_model("bert_cased", profile="ci", pretrained=True)
+
+
+def test_changed_training_code_trains_a_new_stand_in(tmp_path, monkeypatch):
+    """The key holds the source of the recipe's module: editing the training code is enough to
+    retrain, with the same name, examples and settings."""
+    import importlib
+    import sys
+
+    module_file = tmp_path / "recipe_module.py"
+    module_file.write_text("def train(model, tokenizer, examples):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("recipe_module")
+    try:
+        def key():
+            made = standins.Recipe(examples=lambda: ["a"], train=module.train, describe="x")
+            return standins.recipe_key("sft", made, ["a"], {})
+
+        before = key()
+        assert key() == before
+        module_file.write_text("def train(model, tokenizer, examples):\n    return 1\n")
+        importlib.reload(module)
+        assert key() != before
+    finally:
+        sys.modules.pop("recipe_module", None)

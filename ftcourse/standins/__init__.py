@@ -9,7 +9,7 @@ with random weights. `ftcourse.hf.load_model` uses them on `ci`; `base` holds th
 from __future__ import annotations
 
 from ftcourse.standins import causal, encoders
-from ftcourse.standins.base import Recipe, pretrained_dir, recipe_key
+from ftcourse.standins.base import Recipe, pretrained_dir, quiet_weights_io, recipe_key
 
 RECIPES: dict[str, Recipe] = {
     "generation": causal.GENERATION,
@@ -19,4 +19,4 @@ RECIPES: dict[str, Recipe] = {
     "translation": encoders.TRANSLATION,
 }
 
-__all__ = ["RECIPES", "Recipe", "pretrained_dir", "recipe_key"]
+__all__ = ["RECIPES", "Recipe", "pretrained_dir", "quiet_weights_io", "recipe_key"]

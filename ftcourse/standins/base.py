@@ -10,11 +10,14 @@ whose facts a page can check. Used by `ftcourse.hf.load_model` on `ci`; taught i
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,19 +45,41 @@ class Recipe:
 
 
 def recipe_key(role: str, recipe: Recipe, examples: Sequence[Any], base: Mapping[str, Any]) -> str:
-    """A hash of everything a stand-in is built from: the role, its examples, the recipe's settings
-    and name, and `base` (the tokenizer's folder name and the config), so a changed recipe or
-    generator trains a new stand-in instead of reusing a stale one."""
+    """A hash of everything a stand-in is built from: the role, its examples, the recipe's settings,
+    the source of the module its training function lives in, and `base` (the tokenizer's folder
+    name and the config), so a changed recipe, training code or generator trains a new stand-in
+    instead of reusing a stale one."""
+    module = sys.modules.get(recipe.train.__module__)
+    try:
+        code = inspect.getsource(module) if module is not None else ""
+    except (OSError, TypeError):  # defined where no source file exists (an interactive session)
+        code = ""
     payload = {
         "store": STORE_VERSION,
         "role": role,
         "train": f"{recipe.train.__module__}.{recipe.train.__qualname__}",
+        "code": hashlib.sha256(code.encode()).hexdigest(),
         "settings": dict(recipe.settings),
         "examples": list(examples),
         "base": dict(base),
     }
     text = json.dumps(payload, sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@contextmanager
+def quiet_weights_io() -> Iterator[None]:
+    """Hide transformers' "Loading weights" and "Writing model shards" bars while a stand-in is
+    saved or loaded (a page would show one grey box per load), restoring the setting after."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def pretrained_dir(role: str, recipe: Recipe, build: Callable[[], tuple[Any, Any]],
@@ -75,8 +100,9 @@ def pretrained_dir(role: str, recipe: Recipe, build: Callable[[], tuple[Any, Any
     model.eval()
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        with quiet_weights_io():
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
         try:
             os.replace(tmp, target)
         except OSError:
