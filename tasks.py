@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import html as htmllib
 import json
 import os
 import re
@@ -542,6 +543,20 @@ def render_book(env: dict[str, str], strict: bool, profile: str = "ci") -> None:
 # A Python warning as the warnings module prints it: "...py:123: FutureWarning: text".
 PYTHON_WARNING = re.compile(r"\b([A-Z]\w*Warning): ([^<\n]{0,80})")
 MAX_STDERR_BLOCKS = 12  # chapter pages: one block per training loop's final progress line
+_STDERR_BLOCK = re.compile(r'<div class="output stderr[^"]*">(.*?)</pre>', re.S)
+_PROGRESS_LINE = re.compile(r"\d+%\||\d+/\d+ \[|it/s\]|s/it\]")
+
+
+def library_logs(html: str) -> list[str]:
+    """The first line of every stderr block on a page that is neither blank nor a progress bar:
+    a library's log message (a load report, a notice from transformers or bitsandbytes) that
+    says nothing to a reader and should be silenced at its source or explained on the page."""
+    found = []
+    for block in _STDERR_BLOCK.findall(html):
+        text = htmllib.unescape(re.sub(r"<[^>]+>", "", block)).strip()
+        if text and not _PROGRESS_LINE.search(text):
+            found.append(text.splitlines()[0][:100])
+    return found
 # Math left as raw TeX: `$...$` or `\(`/`\[` outside the elements MathJax typesets (code excluded).
 _CODE = re.compile(r"<(pre|code|script|style)\b.*?</\1>", re.S)
 _MATH = re.compile(r'<(span|div) class="math[^"]*">.*?</\1>', re.S)
@@ -594,6 +609,9 @@ def check_book_html() -> None:
         noise.append(f"{source.stem[:2]} {stderr_blocks}/{len(warnings)}")
         if warnings:
             problems.append(f"{source.stem} shows Python warnings: {'; '.join(warnings)}")
+        logs = library_logs(text)
+        if logs:
+            problems.append(f"{source.stem} shows library log messages: {'; '.join(logs)}")
         if stderr_blocks > MAX_STDERR_BLOCKS:
             problems.append(f"{source.stem} shows {stderr_blocks} stderr blocks (at most {MAX_STDERR_BLOCKS})")
     for recorded in sorted((ROOT / "results" / "ci").glob("*.json")):

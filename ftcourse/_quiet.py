@@ -7,6 +7,7 @@ without a padding token) are left alone and explained on the chapter's page.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 # (message regex, category, module regex): each matches one known warning and nothing else.
@@ -26,6 +27,29 @@ NOISE = (
 )
 
 
+# (logger name, message start): log records of the same kind, dropped by a filter on that logger.
+LOG_NOISE = (
+    # bitsandbytes' CPU backend looks for an optional hub kernel on CPUs with AVX-512 BF16 and logs
+    # when it is absent (always, offline); it falls back to its own kernel, which chapter 17 uses.
+    ("bitsandbytes.backends.cpu.ops", "Failed to load CPU gemm_4bit_forward from kernels-community"),
+)
+
+
+class _DropMessages(logging.Filter):
+    """Drops the log records whose message starts with one of `starts`."""
+
+    def __init__(self, starts: tuple[str, ...]):
+        super().__init__()
+        self.starts = starts
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.starts)
+
+
 def silence_library_noise() -> None:
     for message, category, module in NOISE:
         warnings.filterwarnings("ignore", message=message, category=category, module=module)
+    for name, start in LOG_NOISE:
+        log = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessages) and start in f.starts for f in log.filters):
+            log.addFilter(_DropMessages((start,)))

@@ -134,7 +134,10 @@ tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token  # GPT-2 has no
 def base_model():
     """A fresh copy of the base model: the same weights every call (the cached stand-in's on ci,
     the hub's on full)."""
-    return hf.load_model("generation", seed=SEED).to(ftcourse.device())
+    model = hf.load_model("generation", seed=SEED).to(ftcourse.device())
+    # The padding id the tokenizer now has, told to the model too (else the Trainer aligns it).
+    model.config.pad_token_id = model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
 
 
 base = base_model()

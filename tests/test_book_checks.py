@@ -42,3 +42,20 @@ def test_a_baseline_recorded_without_its_trainable_parameters_is_reported(tasks)
     assert tasks.uncharted_baselines(charted) == []
     charted["trainable_params/lora"] = 456
     assert tasks.uncharted_baselines(charted) == ["accuracy/scratch"]
+
+
+def test_library_log_messages_are_found_and_progress_bars_are_not(tasks) -> None:
+    def block(text: str) -> str:
+        return f'<div class="output stderr highlight-myst-ansi"><div class="highlight"><pre><span></span>{text}</pre>'
+
+    page = "".join([
+        block("[transformers] The tokenizer has new PAD/BOS/EOS tokens that differ from the model config"),
+        block("train: 100%|██████████| 40/40 [00:03&lt;00:00, 12.1it/s, loss=0.41]"),
+        block("epoch 3: 8/8 [00:01, 6.02s/it]"),
+        block("                                               \r"),
+        block("Failed to load CPU gemm_4bit_forward from kernels-community: No module"),
+    ])
+    assert tasks.library_logs(page) == [
+        "[transformers] The tokenizer has new PAD/BOS/EOS tokens that differ from the model config",
+        "Failed to load CPU gemm_4bit_forward from kernels-community: No module",
+    ]
