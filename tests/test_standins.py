@@ -48,6 +48,7 @@ def test_trained_once_then_loaded_from_the_cache(recipe):
     random = hf.load_model("sft", profile="ci", pretrained=False)
     assert not torch.equal(_weights(trained), _weights(random))
     assert "pre-trained here on two test sentences" in hf.describe("sft", profile="ci")
+    assert "random weights" in hf.describe("sft", profile="ci", pretrained=False)
 
 
 def test_a_changed_recipe_trains_a_new_stand_in(recipe, monkeypatch):
