@@ -547,6 +547,16 @@ _STDERR_BLOCK = re.compile(r'<div class="output stderr[^"]*">(.*?)</pre>', re.S)
 _PROGRESS_LINE = re.compile(r"\d+%\||\d+/\d+ \[|it/s\]|s/it\]")
 
 
+# The Trainer's printed log dict: its first key a loss, each value formatted as a string.
+_TRAINER_LOG = re.compile(r"<pre>(?:<span></span>)?(\{'(?:eval_|test_)?loss': '[^<\n]{0,60})")
+
+
+def trainer_log_lines(html: str) -> list[str]:
+    """Dicts the Trainer printed per log step (`{'loss': '5.968', ...}`) in an output: the page
+    should draw or tabulate `trainer.state.log_history` instead (`ftcourse.hf.bar_only`)."""
+    return _TRAINER_LOG.findall(html)
+
+
 def library_logs(html: str) -> list[str]:
     """The first line of every stderr block on a page that is neither blank nor a progress bar:
     a library's log message (a load report, a notice from transformers or bitsandbytes) that
@@ -609,6 +619,9 @@ def check_book_html() -> None:
         noise.append(f"{source.stem[:2]} {stderr_blocks}/{len(warnings)}")
         if warnings:
             problems.append(f"{source.stem} shows Python warnings: {'; '.join(warnings)}")
+        printed = trainer_log_lines(text)
+        if printed:
+            problems.append(f"{source.stem} prints {len(printed)} Trainer log dicts, e.g. {printed[0]}")
         logs = library_logs(text)
         if logs:
             problems.append(f"{source.stem} shows library log messages: {'; '.join(logs)}")

@@ -115,6 +115,26 @@ def checkpoint_dir(chapter: str, **settings) -> Path:
     return folder
 
 
+def bar_only(trainer):
+    """`trainer` showing its progress bar but not a printed dict per log step (`{'loss': '5.968',
+    ...}` a page would show as text): the chapters read `trainer.state.log_history` and draw or
+    tabulate it. Replaces transformers' ProgressCallback with one whose `on_log` prints nothing and
+    drops the PrinterCallback that `disable_tqdm=True` installs. Returns `trainer`. Chapters 07, 09."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class BarOnlyCallback(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return None
+
+    for callback in list(trainer.callback_handler.callbacks):
+        if type(callback) is ProgressCallback:
+            trainer.remove_callback(callback)
+            trainer.add_callback(BarOnlyCallback())
+        elif type(callback) is PrinterCallback:
+            trainer.remove_callback(callback)
+    return trainer
+
+
 def train_resumable(trainer):
     """`trainer.train()`, resumed from the newest checkpoint in its `output_dir` when there is one.
 

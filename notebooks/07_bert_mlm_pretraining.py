@@ -289,8 +289,9 @@ args = TrainingArguments(
     **ftcourse.training_precision().trainer_flags(),  # bf16 natively, fp16 on a T4, fp32 on CPU
     use_cpu=not on_gpu,
 )
-trainer = Trainer(model=model, args=args, data_collator=lm.PremaskedCollator(collator),
-                  train_dataset=blocks["train"], eval_dataset=validation)
+# hf.bar_only: the progress bar, without a printed dict per epoch (the losses are drawn below).
+trainer = hf.bar_only(Trainer(model=model, args=args, data_collator=lm.PremaskedCollator(collator),
+                              train_dataset=blocks["train"], eval_dataset=validation))
 before = trainer.evaluate(test, metric_key_prefix="test")
 ppl_before = lm.perplexity(before["test_loss"])
 print(f"test perplexity before training: {ppl_before:,.1f} (vocabulary {len(tokenizer):,})")

@@ -178,11 +178,11 @@ args = TrainingArguments(
     logging_steps=50, seed=SEED, dataloader_pin_memory=on_gpu, report_to="none",
     **ftcourse.training_precision().trainer_flags(),  # bf16 natively, fp16 on a T4, fp32 on CPU
 )
-trainer = Trainer(
+trainer = hf.bar_only(Trainer(  # its bar, without a printed dict per log (tabulated below)
     model=model, args=args, train_dataset=ft_data["train"], eval_dataset=ft_data["validation"],
     processing_class=ft_tokenizer, data_collator=DataCollatorWithPadding(ft_tokenizer),
     compute_metrics=compute_metrics,
-)
+))
 train_output = trainer.train()
 ft_seconds = train_output.metrics["train_runtime"]
 evals = [e for e in trainer.state.log_history if "eval_accuracy" in e]
@@ -330,13 +330,13 @@ fig = plots.plot_comparison(
 # %%
 def fine_tune_with_seed(seed):
     """Full fine-tuning as above, with `seed` for the initial weights and the Trainer."""
-    seeded = Trainer(
+    seeded = hf.bar_only(Trainer(
         model=hf.load_model(FT_ROLE, task="sequence-classification", num_labels=len(ag.classes),
                             id2label=dict(enumerate(ag.classes)), seed=seed),
         args=dataclasses.replace(args, seed=seed, disable_tqdm=True, output_dir=tempfile.mkdtemp()),
         train_dataset=ft_data["train"], eval_dataset=ft_data["validation"],
         processing_class=ft_tokenizer, data_collator=DataCollatorWithPadding(ft_tokenizer),
-        compute_metrics=compute_metrics)
+        compute_metrics=compute_metrics))
     seconds = seeded.train().metrics["train_runtime"]
     out = seeded.predict(ft_data["test"])
     return experiment.Run("full fine-tuning", classification_metrics(

@@ -146,13 +146,13 @@ tokenizer = hf.load_tokenizer("sft")
 tokenizer.pad_token = tokenizer.pad_token or tokenizer.eos_token
 policy = hf.load_model("sft", seed=SEED, pretrained=PRETRAINED).to(ftcourse.device())
 sft_records = [{"prompt": r["prompt"], "completion": r["chosen"]} for r in train_records]
-sft_trainer = sft.make_sft_trainer(
+sft_trainer = hf.bar_only(sft.make_sft_trainer(
     policy, tokenizer, sft_records, output_dir=tempfile.mkdtemp(prefix="ftcourse-dpo-sft-"),
     epochs=SFT_EPOCHS,
     lr=SFT_LR, batch_size=SFT_BATCH, max_length=MAX_LENGTH, seed=SEED, disable_tqdm=True,
     # full: a few long answers do not fit MAX_LENGTH
     max_dropped=ftcourse.choose(ci=0.0, full=0.05),
-)
+))
 sft_timer = results.Timer()
 sft_trainer.train()
 sft_seconds = sft_timer.seconds

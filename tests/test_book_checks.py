@@ -59,3 +59,14 @@ def test_library_log_messages_are_found_and_progress_bars_are_not(tasks) -> None
         "[transformers] The tokenizer has new PAD/BOS/EOS tokens that differ from the model config",
         "Failed to load CPU gemm_4bit_forward from kernels-community: No module",
     ]
+
+
+def test_printed_trainer_logs_are_found(tasks) -> None:
+    page = ("<pre><span></span>{'loss': '5.968', 'grad_norm': '1.762', 'epoch': '1'}\n"
+            "{'eval_loss': '5.485', 'epoch': '1'}</pre>"
+            "<pre><span></span>{'test_loss': '7.535'}</pre>"
+            '<pre><span class="n">history</span> = [h["loss"] for h in log]</pre>')
+    assert len(tasks.trainer_log_lines(page)) == 2  # one per output block that starts with a log dict
+    assert tasks.trainer_log_lines('<pre><span></span>{"accuracy": 0.9}</pre>') == []
+    # a dict the chapter prints itself, with numbers as numbers, is the chapter's own output
+    assert tasks.trainer_log_lines("<pre><span></span>{'eval_loss_before': 8.6, 'eval_loss_after': 6.7}</pre>") == []

@@ -374,3 +374,21 @@ def test_logits_only_lets_fit_train_a_hub_classifier():
     bad = make_loader([(0, "good"), (3, "bad")], tokenizer, batch_size=2)
     with pytest.raises(ValueError, match="2 outputs"):
         fit(wrapped, bad, epochs=1, progress=False, device="cpu")
+
+
+def test_bar_only_keeps_the_bar_and_drops_the_printed_logs(tmp_path, capsys):
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    model = hf.load_model("sentiment", profile="ci", pretrained=False)
+    for disable_tqdm, printer in ((False, ProgressCallback), (True, PrinterCallback)):
+        args = TrainingArguments(output_dir=str(tmp_path), report_to="none", disable_tqdm=disable_tqdm, use_cpu=True)
+        trainer = Trainer(model=model, args=args)
+        assert any(type(c) is printer for c in trainer.callback_handler.callbacks)
+        hf.bar_only(trainer)
+        kinds = [type(c) for c in trainer.callback_handler.callbacks]
+        assert ProgressCallback not in kinds and PrinterCallback not in kinds
+        assert any(issubclass(k, ProgressCallback) for k in kinds) == (not disable_tqdm)
+        capsys.readouterr()
+        trainer.callback_handler.on_log(args, trainer.state, trainer.control, {"loss": 5.968})
+        assert "5.968" not in capsys.readouterr().out
