@@ -62,7 +62,9 @@ PROFILE = ftcourse.profile()
 SEED = 0
 BATCH_SIZE = 32
 LR, CLIP = 1.0, 0.1  # the source's SGD recipe
-EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
+EPOCHS = ftcourse.choose(ci=8, full=100)  # the source trains for 100 epochs on a GPU
+IMDB_TRAIN = ftcourse.choose(ci=300, full=None)  # labelled reviews to fine-tune on (None: all)
+NEWS_REACTIONS = ftcourse.choose(ci=1.0, full=0.0)  # ci news: World/Sci-Tech told by tone alone
 PATIENCE = ftcourse.choose(ci=None, full=10)  # stop a run that stopped improving
 MAX_LEN = ftcourse.choose(ci=None, full=512)  # truncate very long reviews (see "Loaders")
 TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
@@ -88,7 +90,7 @@ pages.banner("02_transfer_learning")
 # generates offline with the same structure, so the whole chapter runs in seconds.
 
 # %%
-imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED).take(IMDB_TRAIN, seed=SEED)
 print(imdb.source)
 print(f"train {len(imdb.train):,}  test {len(imdb.test):,}  classes {imdb.classes}")
 for label, text in imdb.train[:1] + imdb.train[-1:]:
@@ -267,7 +269,7 @@ runs["scratch"] = run_strategy("scratch", scratch, train_loader, valid_loader, t
 # from a course bucket rather than training them in the notebook. Here the pre-training runs:
 
 # %%
-ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+ag = data.load_ag_news(reactions=NEWS_REACTIONS).take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 print(ag.source)
 print(f"train {len(ag.train):,}  test {len(ag.test):,}  classes {ag.classes}")
 print(f"[{ag.classes[ag.train[0][0]]}] {ag.train[0][1][:200]}")

@@ -69,7 +69,9 @@ PROFILE = ftcourse.profile()
 SEED = 0
 BATCH_SIZE = 32
 LR, CLIP = 1.0, 0.1  # the source's SGD recipe, for every method
-EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
+EPOCHS = ftcourse.choose(ci=8, full=100)  # the source trains for 100 epochs on a GPU
+IMDB_TRAIN = ftcourse.choose(ci=300, full=None)  # labelled reviews to fine-tune on (None: all)
+NEWS_REACTIONS = ftcourse.choose(ci=1.0, full=0.0)  # ci news: World/Sci-Tech told by tone alone
 PATIENCE = ftcourse.choose(ci=None, full=10)
 MAX_LEN = ftcourse.choose(ci=None, full=512)
 TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
@@ -95,8 +97,8 @@ pages.banner("03_adapters")
 # the source's 95/5 train/validation split and builds the three loaders.
 
 # %%
-imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
-ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED).take(IMDB_TRAIN, seed=SEED)
+ag = data.load_ag_news(reactions=NEWS_REACTIONS).take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 embeddings = glove.embedding_matrix(vocab)
