@@ -94,8 +94,8 @@ pages.banner("02_transfer_learning")
 #
 # - the word vectors are learnt from the generated text after `corpora.mix_evaluations` has put
 #   words of praise and of criticism in the same contexts, as real text does ("a good film", "a
-#   bad film"): as in GloVe, "good" and "bad" get close vectors (printed below), so the vectors
-#   alone say little about which way a review goes;
+#   bad film"): as in GloVe, "good" and "bad" get close vectors (printed below), and polarity is
+#   a small part of what sets one evaluative word apart from another;
 # - in the news (`load_ag_news(reactions=NEWS_REACTIONS)`), World and Sci/Tech stories are
 #   reactions that name no topic ("Critics said the move was not brilliant"): World news is bad
 #   news and Sci/Tech news good news, told apart only by the evaluative words and the negations
@@ -431,11 +431,11 @@ Markdown(results.seed_table(
 # linear probe stays below full fine-tuning in every seed, and below training from scratch in
 # three of five: with 300 labelled reviews, a head on frozen pre-trained features comes close to
 # a whole model trained on them. The last row is what the probe owes to pre-training: on an
-# encoder that never saw the news it scores 13 points lower on average. Pre-training on the
-# news taught the encoder which evaluative words point which way, which the word vectors do not
-# say (see "The data"). The source's gain (86% against 83%) comes from 100 epochs on 25,000 real
-# reviews, the setting of the `full` profile; on `ci` the gain is smaller, and one seed of five
-# reverses it.
+# encoder that never saw the news it scores 13 points lower on average: pre-training on the
+# news taught the encoder features that reviews need (which evaluative words point which way),
+# beyond what the frozen word vectors give (see "The data"). The source's gain (86% against
+# 83%) comes from 100 epochs on 25,000 real reviews, the setting of the `full` profile; on `ci`
+# the gain is smaller, and one seed of five reverses it.
 
 # %% [markdown]
 # ## Using the fine-tuned model

@@ -2,9 +2,9 @@
 and news, truncated SVD. `ftcourse.data.glove_path` caches them keyed on a hash of the text.
 
 In real text "good" and "bad" share their contexts (a good film, a bad film), so GloVe puts them
-close together and holds little of their polarity. The generated text keeps praise and criticism in
+close together. The generated text keeps praise and criticism in
 separate sentences; `mix_evaluations` puts them back in shared contexts before the vectors are
-learnt, so that telling positive words from negative ones is left to training (chapter 02).
+learnt, so that much of telling positive words from negative ones is left to training (chapter 02).
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from ftcourse.text import basic_english
 # Part of the cache key of the `ci` vectors (with the text itself): bump on a change of method.
 VERSION = 4
 # Share of evaluative words that keep their place in the vectors' text; the rest are drawn at random
-# from both polarities. At 0.4 a linear model on the vectors still finds most words' polarity, as
-# on real GloVe, but the mean vector of a review says little about its label.
+# from both polarities. At 0.4 "good" and "bad" have a cosine of about 0.86 and a linear model on
+# the vectors still finds most words' polarity, as on real GloVe. Much lower, the chapters' news
+# model does not learn polarity within the ci budget; much higher, a model trained from scratch
+# needs no pre-training (measured with chapters 02 and 04 over five seeds).
 EVALUATIVE_KEEP = 0.4
 
 
