@@ -180,13 +180,21 @@ def read_ag_news_csv(path: Path) -> list[tuple[int, str]]:
     return items
 
 
-def load_ag_news(profile: str | None = None) -> TextClassificationData:
-    """AG News (World, Sports, Business, Sci/Tech as labels 0..3), train and test."""
+def load_ag_news(profile: str | None = None, reactions: float = 0.0) -> TextClassificationData:
+    """AG News (World, Sports, Business, Sci/Tech as labels 0..3), train and test.
+
+    `reactions` shapes the generated `ci` news only (`corpora.generate_news`): chapters 02-04 pass
+    `ftcourse.choose(ci=..., full=0.0)`.
+    """
     if active_profile(profile) == "ci":
-        train, test = _ci_ag_news()
+        train, test = _ci_ag_news(reactions)
         return TextClassificationData(
-            "ag_news", train, test, list(AG_NEWS_CLASSES), f"generated (ci profile, seed {CI_SEED})"
+            "ag_news", train, test, list(AG_NEWS_CLASSES),
+            f"generated (ci profile, seed {CI_SEED}" + (f", reactions {reactions:g})" if reactions else ")"),
         )
+    if reactions:
+        raise ValueError(f"reactions={reactions} shapes only the generated ci news; the real AG News has "
+                         "no such stories: pass reactions=0.0 on the full profile")
     root = data_dir()
     if root is not None:
         folder = root / "ag_news_csv"
@@ -300,8 +308,8 @@ def glove(profile: str | None = None) -> GloVe:
 def _ci_glove_file() -> Path:
     """Generate the `ci` vectors once; the file name hashes the settings and the corpus text,
     so a change to the generators makes a new file instead of reusing stale vectors."""
-    splits = (*_ci_imdb_cached(CI_SEED), *_ci_ag_news_cached(CI_SEED))  # as corpora.ci_texts
-    texts = [text for split in splits for _, text in split]
+    splits = (*_ci_imdb_cached(CI_SEED), *_ci_ag_news_cached(CI_SEED, 0.0))  # as corpora.ci_texts
+    texts = corpora.mix_evaluations([text for split in splits for _, text in split], seed=CI_SEED)
     digest = hashlib.sha256(
         f"v{corpora.VERSION} seed{CI_SEED} dim{CI_GLOVE_DIM} window{CI_GLOVE_WINDOW}".encode()
     )
@@ -321,8 +329,10 @@ def _ci_imdb_cached(seed: int) -> tuple[tuple[tuple[int, str], ...], tuple[tuple
 
 
 @lru_cache(maxsize=2)
-def _ci_ag_news_cached(seed: int) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[int, str], ...]]:
-    train, test = corpora.ag_news_ci(seed)
+def _ci_ag_news_cached(
+    seed: int, reactions: float
+) -> tuple[tuple[tuple[int, str], ...], tuple[tuple[int, str], ...]]:
+    train, test = corpora.ag_news_ci(seed, reactions)
     return tuple(train), tuple(test)
 
 
@@ -331,8 +341,8 @@ def _ci_imdb() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     return list(train), list(test)
 
 
-def _ci_ag_news() -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
-    train, test = _ci_ag_news_cached(CI_SEED)
+def _ci_ag_news(reactions: float = 0.0) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    train, test = _ci_ag_news_cached(CI_SEED, float(reactions))
     return list(train), list(test)
 
 

@@ -62,7 +62,9 @@ PROFILE = ftcourse.profile()
 SEED = 0
 BATCH_SIZE = 32
 LR, CLIP = 1.0, 0.1  # the source's SGD recipe
-EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
+EPOCHS = ftcourse.choose(ci=8, full=100)  # the source trains for 100 epochs on a GPU
+IMDB_TRAIN = ftcourse.choose(ci=300, full=None)  # labelled reviews to fine-tune on (None: all)
+NEWS_REACTIONS = ftcourse.choose(ci=1.0, full=0.0)  # ci news: World/Sci-Tech told by tone alone
 PATIENCE = ftcourse.choose(ci=None, full=10)  # stop a run that stopped improving
 MAX_LEN = ftcourse.choose(ci=None, full=512)  # truncate very long reviews (see "Loaders")
 TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
@@ -79,16 +81,29 @@ pages.banner("02_transfer_learning")
 # after 10 epochs without a better one, which saves GPU time at the risk of missing a late gain
 # (the checkpoint is still chosen on validation). The source feeds whole reviews; on `full`,
 # `MAX_LEN = 512` cuts the few very long ones, whose attention cost grows with the square of
-# their length. On `ci`, 4 epochs on the small generated corpora keep the page under a minute.
+# their length. On `ci`, 8 epochs on the small generated corpora keep the page under a minute.
 #
 # ## The data
 #
 # On the `full` profile these are the real datasets (downloaded, or read from
 # `FTCOURSE_DATA_DIR` in their original layouts); on `ci` they are small corpora that ftcourse
 # generates offline with the same structure, so the whole chapter runs in seconds.
+#
+# Pre-training pays when the source task teaches what the target task needs and the target has
+# little labelled data. The `ci` data is built that way:
+#
+# - the word vectors are learnt from the generated text after `corpora.mix_evaluations` has put
+#   words of praise and of criticism in the same contexts, as real text does ("a good film", "a
+#   bad film"): as in GloVe, "good" and "bad" get close vectors (printed below), and polarity is
+#   a small part of what sets one evaluative word apart from another;
+# - in the news (`load_ag_news(reactions=NEWS_REACTIONS)`), World and Sci/Tech stories are
+#   reactions that name no topic ("Critics said the move was not brilliant"): World news is bad
+#   news and Sci/Tech news good news, told apart only by the evaluative words and the negations
+#   that flip them, so a model pre-trained on the news has to learn which way each word points;
+# - the target task is small: `IMDB_TRAIN = 300` labelled reviews, beside 3,000 news stories.
 
 # %%
-imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED).take(IMDB_TRAIN, seed=SEED)
 print(imdb.source)
 print(f"train {len(imdb.train):,}  test {len(imdb.test):,}  classes {imdb.classes}")
 for label, text in imdb.train[:1] + imdb.train[-1:]:
@@ -120,6 +135,8 @@ print("indices of 'the', 'good', 'qwertyuiop' (unknown -> <unk>):",
       vocab(["the", "good", "qwertyuiop"]))
 tokens = [t for _, text in imdb_train[:500] for t in basic_english(text)]
 print(f"share of IMDB training tokens with a GloVe vector: {glove.coverage(tokens):.1%}")
+print(f"cosine of the vectors of 'good' and 'bad': "
+      f"{torch.cosine_similarity(glove['good'], glove['bad'], dim=0):.2f}")
 
 # %% [markdown]
 # The vocabulary puts `<unk>` at 0 and `<pad>` at 1, so GloVe's word *i* sits at index *i+2*.
@@ -267,7 +284,7 @@ runs["scratch"] = run_strategy("scratch", scratch, train_loader, valid_loader, t
 # from a course bucket rather than training them in the notebook. Here the pre-training runs:
 
 # %%
-ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+ag = data.load_ag_news(reactions=NEWS_REACTIONS).take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 print(ag.source)
 print(f"train {len(ag.train):,}  test {len(ag.test):,}  classes {ag.classes}")
 print(f"[{ag.classes[ag.train[0][0]]}] {ag.train[0][1][:200]}")
@@ -409,19 +426,16 @@ Markdown(results.seed_table(
 ))
 
 # %% [markdown]
-# On this data the source's main result does not hold: full fine-tuning beat training from
-# scratch in one seed of five, and full fine-tuning moved by 9 points from seed to seed, more
-# than the gap between any two strategies' means. What does hold is that the linear probe stays
-# below training from scratch, in every seed. The last row says why pre-training adds little here: a
-# probe on an encoder that never saw the news scores within a few points of the probe on the
-# pre-trained one, so learning news topics taught the encoder little that reviews need beyond
-# what the frozen word vectors already hold (on `ci` they are learnt from the same generated
-# text, and already set positive words apart from negative ones). We tried to generate data on
-# which transfer pays (a few hundred labelled reviews; news whose label leans on the tone of
-# its evaluative words; negated evaluations in the news) and full fine-tuning still did not
-# beat training from scratch reliably. Read the `ci` figures as a check that the code runs and
-# learns; the source's three-point gain comes from 100 epochs on 25,000 real reviews, the
-# setting of the `full` profile.
+# On this data the source's main result holds in four seeds of five: full fine-tuning beat
+# training from scratch by 2 points on average, and lost to it by 1 point in the other seed. The
+# linear probe stays below full fine-tuning in every seed, and below training from scratch in
+# three of five: with 300 labelled reviews, a head on frozen pre-trained features comes close to
+# a whole model trained on them. The last row is what the probe owes to pre-training: on an
+# encoder that never saw the news it scores 13 points lower on average: pre-training on the
+# news taught the encoder features that reviews need (which evaluative words point which way),
+# beyond what the frozen word vectors give (see "The data"). The source's gain (86% against
+# 83%) comes from 100 epochs on 25,000 real reviews, the setting of the `full` profile; on `ci`
+# the gain is smaller, and one seed of five reverses it.
 
 # %% [markdown]
 # ## Using the fine-tuned model
@@ -468,16 +482,16 @@ metrics = results.load("02_transfer_learning")["metrics"]
 print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
     # Untrained near chance; every trained model well above it. Over SEED 0-4 (bench/ci_seeds.py):
-    # scratch 0.785-0.841, full fine-tuning 0.750-0.842, AG News 0.900-0.927, linear probing
-    # 0.735-0.777, partial 0.760-0.781, probe on an untrained encoder 0.696-0.752.
+    # scratch 0.702-0.762, full fine-tuning 0.712-0.788, AG News 0.834-0.865, linear probing
+    # 0.665-0.743, partial 0.689-0.754, probe on an untrained encoder 0.518-0.657.
     results.check(metrics, {
         "accuracy/untrained": (0.4, 0.6),
-        "accuracy/scratch": (0.73, 1.0),
-        "accuracy/full_finetune": (0.7, 1.0),
-        "accuracy/ag_news": (0.85, 1.0),
-        "accuracy/linear_probe": (0.68, 1.0),
-        "accuracy/partial_unfreeze": (0.7, 1.0),
-        "accuracy/probe_random_encoder": (0.62, 1.0),
+        "accuracy/scratch": (0.65, 1.0),
+        "accuracy/full_finetune": (0.66, 1.0),
+        "accuracy/ag_news": (0.78, 1.0),
+        "accuracy/linear_probe": (0.6, 1.0),
+        "accuracy/partial_unfreeze": (0.63, 1.0),
+        "accuracy/probe_random_encoder": (0.45, 1.0),
     })
 
 # %% [markdown]

@@ -69,7 +69,9 @@ PROFILE = ftcourse.profile()
 SEED = 0
 BATCH_SIZE = 32
 LR, CLIP = 1.0, 0.1  # the source's SGD recipe, for every method
-EPOCHS = ftcourse.choose(ci=4, full=100)  # the source trains for 100 epochs on a GPU
+EPOCHS = ftcourse.choose(ci=8, full=100)  # the source trains for 100 epochs on a GPU
+IMDB_TRAIN = ftcourse.choose(ci=300, full=None)  # labelled reviews to fine-tune on (None: all)
+NEWS_REACTIONS = ftcourse.choose(ci=1.0, full=0.0)  # ci news: World/Sci-Tech told by tone alone
 PATIENCE = ftcourse.choose(ci=None, full=10)
 MAX_LEN = ftcourse.choose(ci=None, full=512)
 TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
@@ -85,8 +87,10 @@ pages.banner("03_adapters")
 # The budgets are chapter 2's: on `full`, the source's 100 epochs, with `PATIENCE = 10` stopping
 # a run after 10 epochs without a better validation accuracy (the source always runs all 100 and
 # keeps the best epoch; stopping saves GPU time and may miss a late gain) and `MAX_LEN = 512`
-# cutting the few very long reviews (the source keeps them whole); on `ci`, 4 epochs on the
-# small generated corpora keep the page under a minute.
+# cutting the few very long reviews (the source keeps them whole); on `ci`, 8 epochs on the
+# small generated corpora keep the page under a minute, with chapter 2's 300 labelled reviews
+# (`IMDB_TRAIN`) and news whose World and Sci/Tech stories only their tone tells apart
+# (`NEWS_REACTIONS`; chapter 2's "The data" says why).
 #
 # ## The pre-trained model
 #
@@ -95,8 +99,8 @@ pages.banner("03_adapters")
 # the source's 95/5 train/validation split and builds the three loaders.
 
 # %%
-imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
-ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED).take(IMDB_TRAIN, seed=SEED)
+ag = data.load_ag_news(reactions=NEWS_REACTIONS).take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 embeddings = glove.embedding_matrix(vocab)
@@ -352,12 +356,13 @@ Markdown(results.seed_table(
 ))
 
 # %% [markdown]
-# On this data the source's order does not hold: adapters beat the linear probe in two seeds
-# of five, and the three strategies lie within the seed-to-seed spread of one another. As
-# chapter 2 shows, the encoder pre-trained on the generated news holds little that the
-# reviews need beyond the frozen word vectors, so there is little for adapters (or full
-# fine-tuning) to build on. What the `ci` run does check is the mechanics: the parameter
-# counts, the identity at initialisation, the small adapter file and its exact reload.
+# On this data the source's order holds only in part: full fine-tuning beat the linear probe in
+# every seed, but adapters beat the probe in one seed of five, and stayed below full
+# fine-tuning in every seed, by 5 points on average. A likely reason: with 300 labelled reviews
+# and 8 epochs, adapters that start as the identity move little from the pre-trained features
+# the probe already reads; the source's adapters came within half a point of full fine-tuning
+# after 100 epochs on 25,000 reviews. What the `ci` run does check is the mechanics: the
+# parameter counts, the identity at initialisation, the small adapter file and its exact reload.
 
 # %% [markdown]
 # ## What we learned
@@ -392,10 +397,10 @@ if PROFILE == "ci":
         "init/seed_max_change": (1e-3, float("inf")),
         "adapters/reload_identical": (1.0, 1.0),
         "adapters/base_unchanged": (1.0, 1.0),
-        # over SEED 0-4: full fine-tuning 0.750-0.842, probing 0.735-0.777, adapters 0.710-0.776
-        "accuracy/full_finetune": (0.7, 1.0),
-        "accuracy/linear_probe": (0.68, 1.0),
-        "accuracy/adapters": (0.65, 1.0),
+        # over SEED 0-4: full fine-tuning 0.712-0.788, probing 0.665-0.743, adapters 0.655-0.755
+        "accuracy/full_finetune": (0.66, 1.0),
+        "accuracy/linear_probe": (0.6, 1.0),
+        "accuracy/adapters": (0.6, 1.0),
         "trainable_params/adapters": (formula, formula),
     })
 

@@ -87,6 +87,8 @@ LR, CLIP = 1.0, 0.1  # the source's SGD recipe for the text classifier
 EPOCHS = ftcourse.choose(ci=10, full=100)  # the source trains for 300 epochs on a GPU
 PATIENCE = ftcourse.choose(ci=None, full=10)  # stop a run that stopped improving
 TRAIN_SIZE, TEST_SIZE = None, None  # examples per split of each dataset (None: all of them)
+IMDB_TRAIN = ftcourse.choose(ci=600, full=None)  # labelled reviews to fine-tune on (None: all)
+NEWS_REACTIONS = ftcourse.choose(ci=1.0, full=0.0)  # ci news: World/Sci-Tech told by tone alone
 CNN_BATCH_SIZE = ftcourse.choose(ci=32, full=128)
 CNN_PRETRAIN_EPOCHS = ftcourse.choose(ci=10, full=3)
 CNN_EPOCHS = ftcourse.choose(ci=10, full=10)
@@ -106,7 +108,10 @@ pages.banner("04_lora_from_scratch")
 # `PATIENCE = 10` stops a run 10 epochs after its best validation accuracy, which cuts the GPU
 # time of the five text runs of this page to a third or less (`--set EPOCHS=300 PATIENCE=None`
 # runs the source's budget). The source trains nothing for its LeNet, so the `CNN_*` budgets have no
-# counterpart there. On `ci`, 10 epochs on the small generated corpora keep the page under a minute.
+# counterpart there. On `ci`, 10 epochs on the small generated corpora keep the page under a minute;
+# the text task has 600 labelled reviews (`IMDB_TRAIN`), and the news it is pre-trained on is
+# built to teach which evaluative words point which way (`NEWS_REACTIONS`; chapter 2's "The data"
+# says how).
 #
 # ## Rank: how much of the space a matrix can reach
 #
@@ -242,8 +247,8 @@ print(count_parameters(wrapped), f"(A: {wrapped.lora.A.numel()}, B: {wrapped.lor
 # vectors that ftcourse generates offline (chapter 2 describes them).
 
 # %%
-imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
-ag = data.load_ag_news().take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
+imdb = data.load_imdb().take(TRAIN_SIZE, TEST_SIZE, seed=SEED).take(IMDB_TRAIN, seed=SEED)
+ag = data.load_ag_news(reactions=NEWS_REACTIONS).take(TRAIN_SIZE, TEST_SIZE, seed=SEED)
 glove = data.glove()
 vocab = glove.vocab(specials=("<unk>", "<pad>"))
 embeddings = glove.embedding_matrix(vocab)
@@ -425,11 +430,13 @@ Markdown(results.seed_table(
 ))
 
 # %% [markdown]
-# On this data the source's result does not hold: LoRA beat training from scratch in one seed
-# of five, by less than the seed-to-seed spread. As in chapter 2, the features learnt from the
-# generated news add little to what the frozen word vectors give a model trained from scratch,
-# and LoRA at the source's scale stays close to the head-only model. The convolutional network
-# below is built so that transfer pays, and there it does.
+# On this data the source's result holds in every seed: LoRA beat training from scratch in five
+# seeds of five, by 5 points on average (the source: 3 points). The news pre-training trained the
+# word vectors too, and the news' reactions made them learn which evaluative words point which
+# way, which the `ci` vectors alone hardly say (chapter 2's "The data"); the model trained from
+# scratch reads those frozen vectors and has only the 600 labelled reviews to learn from. LoRA at
+# the source's scale stays within a point of the head-only model: the gain comes from what was
+# pre-trained, and the low-rank update of `fc1` adds little to it here.
 
 # %% [markdown]
 # ### Merging: no extra cost at inference
@@ -657,17 +664,17 @@ path = results.record(
 metrics = results.load("04_lora_from_scratch")["metrics"]
 print(f"recorded {len(metrics)} metrics in {path.name}")
 if PROFILE == "ci":
-    # Over SEED 0-4 (bench/ci_seeds.py): scratch 0.773-0.799, LoRA 0.753-0.790, head only
-    # 0.752-0.788, AG News 0.856-0.864; LoRA update norm 0.74 (SEED 0), about 0.0002 in PEFT's
-    # convention; LeNet pre-training on 80 glyphs 0.88-0.91, then on the 10 new glyphs LoRA
+    # Over SEED 0-4 (bench/ci_seeds.py): scratch 0.660-0.711, LoRA 0.718-0.742, head only
+    # 0.718-0.744, AG News 0.808-0.841; LoRA update norm 0.038-0.120; LeNet pre-training
+    # on 80 glyphs 0.88-0.91, then on the 10 new glyphs LoRA
     # 0.763-0.937, head only 0.790-0.900, scratch 0.663-0.820 (LoRA ahead in every seed).
     # Counts are exact.
     results.check(metrics, {
         "accuracy/untrained": (0.4, 0.62),
-        "accuracy/ag_news": (0.8, 1.0),
-        "accuracy/scratch": (0.72, 1.0),
-        "accuracy/lora": (0.7, 1.0),
-        "accuracy/head_only": (0.65, 1.0),
+        "accuracy/ag_news": (0.76, 1.0),
+        "accuracy/scratch": (0.6, 1.0),
+        "accuracy/lora": (0.66, 1.0),
+        "accuracy/head_only": (0.66, 1.0),
         "trainable_params/lora": (2 * (glove.dim + 128) + 258, 2 * (glove.dim + 128) + 258),
         "lora_params/fc1": (RANK * (glove.dim + 128), RANK * (glove.dim + 128)),
         "lora/update_norm": (0.01, 100.0),  # the update moved (not just the head)

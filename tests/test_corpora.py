@@ -130,19 +130,63 @@ def test_ppmi_svd_vectors_rejects_bad_input():
         corpora.ppmi_svd_vectors(["a b c"], dim=5)
 
 
-def test_ci_vectors_separate_praise_from_criticism(imdb, news):
-    texts = [t for _, t in imdb[0] + news[0]]
+def _polarity_cosines(texts: list[str]) -> tuple[float, float, float]:
+    """cos(good, bad), and the mean cosine of two evaluative words of the same and of opposite polarity."""
     words, vectors = corpora.ppmi_svd_vectors(texts, dim=50)
     index = {w: i for i, w in enumerate(words)}
-    pos = vectors[[index[w] for w in corpora.POSITIVE]]
-    neg = vectors[[index[w] for w in corpora.NEGATIVE]]
-    # Nearest-centroid by cosine, leaving each word out of its own centroid.
-    correct = 0
-    for own, other in ((pos, neg), (neg, pos)):
-        for i, word in enumerate(own):
-            rest = np.delete(own, i, axis=0).mean(0)
-            correct += word @ rest > word @ other.mean(0)
-    assert correct / (len(pos) + len(neg)) > 0.9
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    pos = unit[[index[w] for w in corpora.POSITIVE]]
+    neg = unit[[index[w] for w in corpora.NEGATIVE]]
+    same = np.concatenate([(m @ m.T)[~np.eye(len(m), dtype=bool)] for m in (pos, neg)]).mean()
+    return float(unit[index["good"]] @ unit[index["bad"]]), float(same), float((pos @ neg.T).mean())
+
+
+def test_ci_vectors_put_good_near_bad_as_glove_does(imdb, news):
+    # The generated text keeps praise and criticism apart: vectors learnt from it as it is are polar.
+    good_bad, same, opposite = _polarity_cosines([t for _, t in imdb[0] + news[0]])
+    assert good_bad < 0.5 and same - opposite > 0.5
+    # The vectors' text shares the contexts of both (`mix_evaluations`): good and bad are close, as in
+    # GloVe, and polarity is a small part of what tells the evaluative words apart.
+    good_bad, same, opposite = _polarity_cosines(corpora.ci_texts(0))
+    assert good_bad > 0.8 and 0.0 < same - opposite < 0.1
+
+
+def test_mix_evaluations_moves_only_evaluative_words():
+    texts = ["The acting was brilliant, not dull.", "A dull film."] * 200
+    mixed = corpora.mix_evaluations(texts, keep=0.4, seed=1)
+    assert mixed == corpora.mix_evaluations(texts, keep=0.4, seed=1)
+    evaluative = set(corpora.POSITIVE) | set(corpora.NEGATIVE)
+    for before, after in zip(texts, mixed):
+        before, after = basic_english(before), after.split()
+        assert len(before) == len(after)
+        assert all(a == b for a, b in zip(after, before) if b not in evaluative)
+    kept = np.mean([m.split()[3] == "brilliant" for m in mixed[::2]])
+    assert 0.3 < kept < 0.5  # kept with probability 0.4 (plus a 1-in-60 draw of itself)
+    assert corpora.mix_evaluations(texts[:2], keep=1.0) == [" ".join(basic_english(t)) for t in texts[:2]]
+    with pytest.raises(ValueError, match="keep is a probability"):
+        corpora.mix_evaluations(texts, keep=1.5)
+
+
+def test_news_reactions_are_told_by_their_tone_alone():
+    news = corpora.generate_news(800, seed=1, noise=0.0, reactions=1.0)
+    assert news[:100] != corpora.generate_news(100, seed=1, noise=0.0)
+    evaluative = set(corpora.POSITIVE) | set(corpora.NEGATIVE)
+    topic_words = {tok for topic in corpora.news.TOPICS for key in ("thing",)
+                   for phrase in topic[key] for tok in basic_english(phrase)} - evaluative
+    world_or_science = [(y, basic_english(t)) for y, t in news if y in (0, 3)]
+    assert world_or_science and all(not topic_words & set(tokens) for _, tokens in world_or_science)
+    half = len(world_or_science) // 2
+
+    def accuracy(keep) -> float:
+        items = [(y, " ".join(t for t in tokens if keep(t))) for y, tokens in world_or_science]
+        return _naive_bayes_accuracy(items[:half], items[half:])
+
+    # The evaluative words tell World (bad news) from Sci/Tech (good news), the rest of the words do
+    # not; and a bag of words misreads the negated ones, which a model must learn to flip.
+    assert 0.7 < accuracy(lambda t: t in evaluative or t in {"not", "never", "nothing"}) < 0.9
+    assert accuracy(lambda t: t not in evaluative) < 0.6
+    with pytest.raises(ValueError, match="reactions is a share"):
+        corpora.generate_news(10, reactions=2.0)
 
 
 def test_generated_yelp_is_balanced_graded_and_deterministic():

@@ -192,6 +192,18 @@ def test_ag_news_class_names(tmp_path, monkeypatch):
         data.load_ag_news()
 
 
+def test_ag_news_reactions_shape_only_the_generated_news(tmp_path, monkeypatch):
+    plain, shaped = data.load_ag_news("ci"), data.load_ag_news("ci", reactions=1.0)
+    assert plain.train == corpora.ag_news_ci(data.CI_SEED)[0] and "reactions" not in plain.source
+    assert shaped.train == corpora.ag_news_ci(data.CI_SEED, reactions=1.0)[0] != plain.train
+    assert "reactions 1)" in shaped.source
+    write_ag_news(tmp_path)
+    use_data_dir(monkeypatch, tmp_path)
+    with pytest.raises(ValueError, match="pass reactions=0.0 on the full profile"):
+        data.load_ag_news("full", reactions=1.0)
+    assert len(data.load_ag_news("full", reactions=0.0).train) == 4
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [('"5","t","d"\n', "outside 1..4"), ('"x","t","d"\n', "not a number"), ('"1","t"\n', "3 columns")],

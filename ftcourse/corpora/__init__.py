@@ -35,7 +35,7 @@ from ftcourse.corpora.reviews import (
     generate_reviews,
     imdb_ci,
 )
-from ftcourse.corpora.vectors import VERSION, ci_texts, ppmi_svd_vectors
+from ftcourse.corpora.vectors import VERSION, ci_texts, mix_evaluations, ppmi_svd_vectors
 from ftcourse.corpora.wikitext import generate_lm_corpus
 from ftcourse.corpora.world import world_sentences
 from ftcourse.corpora.yelp import YELP_SIZES, generate_yelp
@@ -79,6 +79,7 @@ __all__ = [
     "generate_yelp",
     "imdb_ci",
     "label_counts",
+    "mix_evaluations",
     "ppmi_svd_vectors",
     "tokenizer_texts",
     "world_sentences",

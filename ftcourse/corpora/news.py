@@ -3,6 +3,11 @@
 World, Sports, Business and Sci/Tech news that shares the evaluative words of the reviews ("a
 brilliant victory", "a disastrous quarter"), so a model pre-trained on news has met the words that
 carry sentiment. A third of the stories touch a second topic, and a few labels are flipped.
+
+The transfer chapters (02-04) ask for `reactions`: World and Sci/Tech stories told as reactions that
+name no topic ("Critics said the move was not brilliant"), bad news for World and good news for
+Sci/Tech, so that only the evaluative words and the negations that flip them tell the two apart.
+A model pre-trained on that news must learn what review sentiment needs.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import random
 from ftcourse.corpora.common import (
     COMPANIES,
     FIRST_NAMES,
+    INTENSIFIERS,
     LAST_NAMES,
     NEGATIVE,
     PLACES,
@@ -98,6 +104,23 @@ NEWS_TEMPLATES = (
     "{Name}, a spokesman, declined to comment on the {thing}.",
     "More details are expected later this week.",
 )
+# Stories made only of reactions (`generate_news(reactions=...)`): world news that is bad news,
+# science news that is good news, told by the evaluative words alone.
+REACTION_TONE = {0: False, 3: True}
+REACTION_SUBJECTS = ("officials", "critics", "observers", "a spokesman", "the report", "experts",
+                     "local media", "the statement", "commentators", "many readers")
+REACTION_THINGS = ("news", "result", "decision", "outcome", "announcement", "move", "week", "day")
+REACTION_TEMPLATES = (
+    "{subj} called the {thing} {pe} and {pe2}.", "{subj} said the {thing} was {i} {pe}.",
+    "The {thing} was {pe}, {subj} said.", "{subj} described the {thing} as {pe}.",
+    "It was a {pe} {thing}, {subj} said.",
+)
+NEGATED_TEMPLATES = (  # a negation flips the word: "not brilliant" in bad news
+    "{subj} said the {thing} was not {pe}.", "The {thing} was never {pe}, {subj} said.",
+    "{subj} did not find the {thing} {pe}.", "Nothing about the {thing} was {pe}, {subj} said.",
+)
+NEGATED_REACTIONS = 0.3
+REACTION_TITLES = ("Reactions", "Latest news", "In brief", "News roundup", "Briefly")
 TITLES = ("{Subj} {verb} {obj}", "{Thing} news: {subj} {verb} {obj}", "{Thing} news after {e}", "{Thing} update")
 SOURCES = ("Reuters - ", "AP - ", "AFP - ", "", "", "")
 TAGS = (" (AP)", " (Reuters)", " (AFP)", "", "", "", "")
@@ -137,9 +160,26 @@ def _news_sentence(rng: random.Random, topic: int, template: str) -> str:
     return template.format(**slots)
 
 
-def _news(rng: random.Random, topic: int) -> str:
+def _reaction(rng: random.Random, good: bool) -> str:
+    """A reaction that names no topic: only its evaluative words, and a negation that flips them,
+    tell good news from bad."""
+    flip = rng.random() < NEGATED_REACTIONS
+    words = POSITIVE if good != flip else NEGATIVE
+    sentence = rng.choice(NEGATED_TEMPLATES if flip else REACTION_TEMPLATES).format(
+        subj=rng.choice(REACTION_SUBJECTS), thing=rng.choice(REACTION_THINGS), i=rng.choice(INTENSIFIERS),
+        pe=rng.choice(words), pe2=rng.choice(words),
+    )
+    return sentence[0].upper() + sentence[1:]
+
+
+def _news(rng: random.Random, topic: int, reactions: float = 0.0) -> str:
     low, high = NEWS_TOKENS
     target = rng.randrange(low + 5, high - 8)
+    if reactions and topic in REACTION_TONE and rng.random() < reactions:
+        parts = [rng.choice(REACTION_TITLES)]
+        while token_length(parts) < target:
+            parts.append(noisy(_reaction(rng, REACTION_TONE[topic]), rng, 0.01))
+        return " ".join(parts)
     # A third of the stories also touch another topic (a club's finances, a tech firm's shares,
     # an election's economics): their sentences mix both, which blurs the classes as in AG News.
     other = rng.choice([t for t in range(4) if t != topic]) if rng.random() < 0.35 else topic
@@ -155,19 +195,25 @@ def _news(rng: random.Random, topic: int) -> str:
     return " ".join([parts[0], rng.choice(SOURCES) + parts[1], *parts[2:]]) + rng.choice(TAGS)
 
 
-def generate_news(n: int, seed: int = 0, noise: float = NEWS_NOISE) -> list[tuple[int, str]]:
+def generate_news(
+    n: int, seed: int = 0, noise: float = NEWS_NOISE, reactions: float = 0.0
+) -> list[tuple[int, str]]:
     """`n` AG-News-like items (label, "title description"), labels 0..3 as `AG_NEWS_CLASSES`.
 
-    Balanced, deterministic from `seed`; a fraction `noise` of labels is flipped.
+    Balanced, deterministic from `seed`; a fraction `noise` of labels is flipped. A share
+    `reactions` of the World and Sci/Tech stories are reactions that only their tone tells apart
+    (the source task of chapters 02-04 on `ci`); 0 gives the plain topic news.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if not 0.0 <= reactions <= 1.0:
+        raise ValueError(f"reactions is a share of stories between 0 and 1, got {reactions}")
     rng = random.Random(f"news:{seed}")
     labels = balanced_labels(n, 4, rng)
-    return [(flip_label(y, 4, noise, rng), _news(rng, y)) for y in labels]
+    return [(flip_label(y, 4, noise, rng), _news(rng, y, reactions)) for y in labels]
 
 
-def ag_news_ci(seed: int = 0) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+def ag_news_ci(seed: int = 0, reactions: float = 0.0) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """The `ci` profile's AG News stand-in: (train, test) of `AG_NEWS_SIZES` items."""
     n_train, n_test = AG_NEWS_SIZES
-    return generate_news(n_train, seed), generate_news(n_test, seed + 10_000)
+    return generate_news(n_train, seed, reactions=reactions), generate_news(n_test, seed + 10_000, reactions=reactions)
