@@ -118,6 +118,10 @@ pages.banner("12_peft_library")
 # only have to steer a frozen pre-trained network into answering, which is the job they are made
 # for. Below, the base model's own answers show that it does not answer yet: it continues the
 # text with fragments of what it read.
+#
+# GPT-2 has no padding token, so we pad with its end-of-text token, and we tell the model's
+# config and generation config the same id. Left out, the `Trainer` notices that the tokenizer
+# and the model disagree, aligns them itself, and prints a notice each time it is built.
 
 # %%
 data = sft.load_guanaco()
