@@ -48,10 +48,10 @@ if "google.colab" in sys.modules:
 # %%
 import matplotlib.pyplot as plt
 import torch
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import transformers
 from IPython.display import Markdown
 
-import ftcourse
 from ftcourse import bert, catalog, data, hf, hub, pages, plots, results
 from ftcourse.adapt import add_bert_adapters, apply_lora, bert_adapter_targets, count_parameters
 from ftcourse.adapt.inject import replace_module, select_linears

@@ -63,11 +63,11 @@ import warnings
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars are fine
 
 import torch
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import transformers
 from IPython.display import Markdown
 from transformers import pipeline
 
-import ftcourse
 from ftcourse import corpora, hf, inference, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.corpora import languages

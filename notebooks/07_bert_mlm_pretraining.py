@@ -65,6 +65,7 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars are fine
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import matplotlib.pyplot as plt
 import numpy as np
@@ -80,7 +81,6 @@ from transformers import (
     pipeline,
 )
 
-import ftcourse
 from ftcourse import catalog, hf, lm, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.rehearsal import realdata

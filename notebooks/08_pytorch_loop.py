@@ -42,6 +42,7 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars are fine here
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import torch
 from accelerate import Accelerator
@@ -49,7 +50,6 @@ from IPython.display import Markdown
 from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, get_scheduler
 
-import ftcourse
 from ftcourse import catalog, data, experiment, hf, inference, pages, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.loops import evaluate_accuracy, fine_tune, tokenize_dataset, train_loop

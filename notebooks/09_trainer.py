@@ -50,6 +50,7 @@ import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # text progress bars are fine here
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import matplotlib.pyplot as plt
 import numpy as np
@@ -57,7 +58,6 @@ import torch
 from IPython.display import Markdown
 from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
-import ftcourse
 from ftcourse import catalog, data, experiment, hf, pages, plots, results
 from ftcourse.adapt import count_parameters, freeze
 from ftcourse.loops import (FeatureHead, classification_metrics, classification_report,

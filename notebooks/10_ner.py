@@ -56,9 +56,9 @@ warnings.filterwarnings("ignore", message="IProgress not found")  # text progres
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 from transformers import DataCollatorForTokenClassification, Trainer, TrainingArguments
 
-import ftcourse
 from ftcourse import catalog, hf, ner, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.rehearsal import realdata

@@ -47,11 +47,11 @@ if "google.colab" in sys.modules:
 # %%
 import tempfile
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-import ftcourse
 from ftcourse import catalog, corpora, hf, pages, results, sft
 from ftcourse.adapt import count_parameters
 from ftcourse.standins.causal import complete_statements

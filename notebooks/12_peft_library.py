@@ -56,12 +56,12 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import torch
 from IPython.display import Markdown
 from peft import LoraConfig, PeftModel, PromptTuningConfig, TaskType, get_peft_model
 
-import ftcourse
 from ftcourse import catalog, hf, pages, results, sft
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.lora import apply_lora, conv1d_to_linear

@@ -58,11 +58,11 @@ from pathlib import Path
 
 import adapters
 import torch
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import transformers
 from adapters import AutoAdapterModel
 from IPython.display import Markdown
 
-import ftcourse
 from ftcourse import bert, catalog, data, hf, pages, plots, results
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.adapters import BottleneckAdapter, add_bert_adapters

@@ -45,9 +45,9 @@ from pathlib import Path
 import torch
 from fastapi.testclient import TestClient
 from IPython.display import Markdown, display
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 from transformers import pipeline
 
-import ftcourse
 from ftcourse import catalog, data, hf, monitor, pages, results
 from ftcourse.adapt import count_parameters
 from ftcourse.data import make_loader

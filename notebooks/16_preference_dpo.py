@@ -56,12 +56,12 @@ if "google.colab" in sys.modules:
 # %%
 import tempfile
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-import ftcourse
 from ftcourse import catalog, dpo, hf, pages, preferences, results, sft
 from ftcourse.tables import markdown_table
 

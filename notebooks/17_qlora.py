@@ -51,6 +51,7 @@ import copy
 import tempfile
 from pathlib import Path
 
+import ftcourse  # first: it quiets notices that importing transformers prints (ftcourse._quiet)
 import datasets
 import matplotlib.pyplot as plt
 import torch
@@ -58,7 +59,6 @@ import transformers
 from IPython.display import Markdown
 from torch import nn
 
-import ftcourse
 from ftcourse import catalog, experiment, hf, pages, quant, results, sft
 from ftcourse.adapt import count_parameters
 from ftcourse.adapt.lora import LoRALayer, apply_lora
