@@ -266,7 +266,8 @@ print(f"""with the source's 100-d embeddings: {2 * (2 * BOTTLENECK * 128 + 128 +
 # gradient of one training batch:
 
 # %%
-batch_labels, batch_tokens = next(iter(imdb_loaders.train))
+on = next(adapted.parameters()).device  # where the pre-trained model was left
+batch_labels, batch_tokens = (t.to(on) for t in next(iter(imdb_loaders.train)))
 torch.nn.functional.cross_entropy(adapted.train()(batch_tokens), batch_labels).backward()
 grad_norm = {"head": 0.0, "adapters": 0.0}
 for name, p in adapted.named_parameters():
