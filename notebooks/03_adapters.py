@@ -261,9 +261,9 @@ print(f"""with the source's 100-d embeddings: {2 * (2 * BOTTLENECK * 128 + 128 +
 # The source's recipe is SGD with learning rate 1 after clipping the gradient of *all* trained
 # parameters together to a norm of 0.1 (`clip_grad_norm_`). Whenever the gradient is longer than
 # 0.1 each step has the same length, shared out in proportion to each parameter's gradient. At the
-# start the adapters' gradient is small: the up-projections are zero, so the down-projections get
-# no gradient at all, and the up-projections see only the small hidden signal. We measure the
-# gradient of one training batch:
+# start the up-projections are zero, so the down-projections get no gradient at all and only the
+# up-projections' gradients count for the adapters. We measure the gradient of one training batch,
+# the adapters' against the new head's:
 
 # %%
 on = next(adapted.parameters()).device  # where the pre-trained model was left
