@@ -170,6 +170,7 @@ def adapted_copy(seed_init: bool) -> TransformerClassifier:
 
 
 labels, tokens = next(iter(ag_loaders.test))
+tokens = tokens.to(next(pretrained.parameters()).device)  # where training left the model (a GPU)
 init_rows = [("(no adapters)", "0", ag_acc)]
 init = {}
 with torch.no_grad():
