@@ -195,7 +195,7 @@ FILL_MASK = Recipe(
     examples=fill_mask_examples, train=train_masked_lm,
     describe="the small world's capitals, opposites and sums and short movie verdicts "
              "(masked language modelling)",
-    settings={"steps": 1000, "batch_size": 32, "lr": 3e-3, "mlm_probability": 0.15, "init_std": 0.1,
+    settings={"steps": 1500, "batch_size": 32, "lr": 3e-3, "mlm_probability": 0.15, "init_std": 0.1,
               "seed": 0},
 )
 LANGUAGE_DETECTION = Recipe(
