@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +60,25 @@ def cache_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
+
+
+def publish_folder(target: Path, write: Callable[[Path], None], marker: str) -> Path:
+    """Make the cached folder `target` whole or not at all: `write(folder)` fills a temporary
+    folder beside it, which is then renamed into place. When two processes build the same folder
+    at once, the second rename fails and the first one's copy (holding the file `marker`) is kept.
+    Used for the ci tokenizers and pre-trained stand-ins (`ftcourse.hf`, `ftcourse.standins`)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
+    try:
+        write(tmp)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            if not (target / marker).is_file():  # not a concurrent writer's copy
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 def project_root() -> Path:
     """The ftcourse checkout at or above the working directory, else the working directory."""

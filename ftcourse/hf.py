@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,7 +22,7 @@ from pathlib import Path
 from torch import nn
 
 from ftcourse import corpora, standins
-from ftcourse._env import cache_dir
+from ftcourse._env import cache_dir, publish_folder
 from ftcourse._env import profile as active_profile
 from ftcourse.hub import (
     HubUnavailableError,  # noqa: F401  (re-exported: load_model/load_tokenizer raise it)
@@ -310,19 +308,8 @@ def ci_tokenizer_dir(kind: str, cased: bool, vocab_size: int = CI_VOCAB_SIZE) ->
     target = cache_dir() / "ci" / "tokenizers" / name
     if (target / "tokenizer_config.json").is_file():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = train_tokenizer(kind, texts, vocab_size, cased)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{name}."))
-    try:
-        tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "tokenizer_config.json").is_file():  # not a concurrent writer's copy
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return publish_folder(target, tokenizer.save_pretrained, "tokenizer_config.json")
 
 
 def load_tokenizer(role: str, profile: str | None = None):

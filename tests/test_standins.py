@@ -104,3 +104,19 @@ def test_changed_training_code_trains_a_new_stand_in(tmp_path, monkeypatch):
         assert key() != before
     finally:
         sys.modules.pop("recipe_module", None)
+
+
+def test_publish_folder_keeps_the_copy_already_in_place(tmp_path):
+    from ftcourse._env import publish_folder
+
+    target = tmp_path / "thing"
+    publish_folder(target, lambda folder: (folder / "marker.json").write_text("first"), "marker.json")
+    # a second writer finishing later (the rename onto a non-empty folder fails) keeps the first copy
+    publish_folder(target, lambda folder: (folder / "marker.json").write_text("second"), "marker.json")
+    assert (target / "marker.json").read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["thing"]  # no temporary folder left behind
+    with pytest.raises(OSError):  # a failed rename with no copy in place is not hidden
+        blocker = tmp_path / "blocked"
+        blocker.mkdir()
+        (blocker / "other").write_text("x")
+        publish_folder(blocker, lambda folder: (folder / "m").write_text("y"), "marker.json")

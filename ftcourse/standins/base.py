@@ -12,17 +12,14 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ftcourse._env import cache_dir
+from ftcourse._env import cache_dir, publish_folder
 
 # Bump when the way recipes are keyed or saved changes (not for a recipe's own change: its
 # examples and settings are hashed into the key).
@@ -98,16 +95,10 @@ def pretrained_dir(role: str, recipe: Recipe, build: Callable[[], tuple[Any, Any
     model, tokenizer = build()
     recipe.train(model, tokenizer, examples, **recipe.settings)
     model.eval()
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+
+    def write(folder: Path) -> None:
         with quiet_weights_io():
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / "config.json").is_file():  # not a concurrent writer's copy
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+
+    return publish_folder(target, write, "config.json")
