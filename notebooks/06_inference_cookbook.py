@@ -329,13 +329,10 @@ for sentence in mask_prompts:
 # same: they are what it memorised), keeping those whose answer is a single token:
 
 # %%
-world_facts = encoders.masked_world_facts(bert_tokenizer)
-world_top1 = [fill_mask(masked, top_k=1)[0]["token_str"] for masked, _ in world_facts]
-world_right = sum(got == answer for got, (_, answer) in zip(world_top1, world_facts))
-world_right /= len(world_facts)
-for (masked, answer), got in list(zip(world_facts, world_top1))[:4]:
+world_right, world_rows = encoders.check_world_facts(bert, bert_tokenizer)
+for masked, answer, got in world_rows[:4]:
     print(f"{masked:40s} -> {got:8s} (expected {answer})")
-print(f"top-1 right on {world_right:.0%} of {len(world_facts)} statements")
+print(f"top-1 right on {world_right:.0%} of {len(world_rows)} statements")
 
 # %% [markdown]
 #
@@ -411,21 +408,13 @@ for sentence in ["translate English to German: How are you?",
 # noun and adjective it never saw?
 
 # %%
-unseen = languages.translation_pairs("test")[:12]
-prompts = [f"translate English to {name}: {english}" for english, *_ in unseen
-           for name in ("German", "French")]
-wanted = [target for _, german, french in unseen for target in (german, french)]
-batch = t5_tokenizer(prompts, return_tensors="pt", padding=True).to(t5.device)
-with torch.no_grad():
-    out = t5.generate(**batch, max_new_tokens=TRANSLATION_NEW_TOKENS, do_sample=False)
-translated = t5_tokenizer.batch_decode(out, skip_special_tokens=True)
-# "?" is <unk> on ci and dropped by decoding: compare the decoded forms.
-wanted = [t5_tokenizer.decode(t5_tokenizer(w)["input_ids"], skip_special_tokens=True)
-          for w in wanted]
-translation_right = sum(t == w for t, w in zip(translated, wanted)) / len(wanted)
-for prompt, text in list(zip(prompts, translated))[:4]:
+# "?" is <unk> on ci and dropped by decoding: the check compares the decoded forms.
+translation_right, translation_rows = encoders.check_translations(
+    t5, t5_tokenizer, languages.translation_pairs("test")[:12], TRANSLATION_NEW_TOKENS)
+for prompt, _, text in translation_rows[:4]:
     print(f"{prompt:52s} -> {text}")
-print(f"exactly the expected translation for {translation_right:.0%} of {len(prompts)} prompts")
+print(f"exactly the expected translation for {translation_right:.0%} of "
+      f"{len(translation_rows)} prompts")
 
 # %% [markdown]
 # The hand-written loop reproduces `generate` token for token and logit for logit either way;

@@ -21,9 +21,9 @@ def test_fill_mask_stand_in_knows_the_world():
     facts = encoders.masked_world_facts(tokenizer)
     kinds = {"capital", "opposite", "plus"}
     assert len(facts) >= 60 and all(any(k in q for k in kinds) for q, _ in facts)
-    top = [inference.fill_mask_manually(model, tokenizer, q, top_k=1)[0]["token_str"] for q, _ in facts]
-    right = sum(t == a for t, (_, a) in zip(top, facts)) / len(facts)  # held out: another seed
+    right, rows = encoders.check_world_facts(model, tokenizer, facts)  # statements of another seed
     assert right >= 0.8, right
+    assert right == sum(got == answer for _, answer, got in rows) / len(facts)
     paris = inference.fill_mask_manually(model, tokenizer, "The capital of France is [MASK].", top_k=1)
     assert paris[0]["token_str"] == "paris"
     verdict = inference.fill_mask_manually(model, tokenizer, "This is a [MASK] movie!", top_k=3)
@@ -49,25 +49,16 @@ def test_language_detector_names_held_out_languages():
     assert [p["label"] for p in chapter] == [code for code, _ in CHAPTER_06_LANGUAGES]
 
 
-def _translate(model, tokenizer, prompts: list[str]) -> list[str]:
-    batch = tokenizer(prompts, return_tensors="pt", padding=True)
-    with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=32, do_sample=False)
-    return tokenizer.batch_decode(out, skip_special_tokens=True)
-
-
 def test_translator_translates_unseen_combinations():
     tokenizer = hf.load_tokenizer("translation")
     model = hf.load_model("translation")
     test = languages.translation_pairs("test")
-    prompts = [encoders.PREFIXES[lang] + english for english, _, _ in test for lang in ("de", "fr")]
-    wanted = [target for _, german, french in test for target in (german, french)]
-    got = _translate(model, tokenizer, prompts)
-    exact = sum(g == w for g, w in zip(got, wanted)) / len(wanted)
+    exact, rows = encoders.check_translations(model, tokenizer, test, max_new_tokens=32)
     assert exact >= 0.8, exact
+    assert len(rows) == 2 * len(test) and rows[0][0] == encoders.PREFIXES["de"] + test[0][0]
     # "?" is not in the ci tokenizer: it is <unk>, and decoding leaves it out.
-    how = _translate(model, tokenizer, [encoders.PREFIXES["de"] + "How are you?",
-                                        encoders.PREFIXES["fr"] + "How are you?"])
+    how = encoders.translate(model, tokenizer, [encoders.PREFIXES["de"] + "How are you?",
+                                                encoders.PREFIXES["fr"] + "How are you?"])
     assert how == ["Wie geht es dir", "Comment allez-vous"]
 
 

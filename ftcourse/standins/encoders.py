@@ -19,6 +19,7 @@ from ftcourse.corpora.common import NEGATIVE, POSITIVE
 from ftcourse.corpora.languages import PHRASES, language_sentences, translation_pairs
 from ftcourse.corpora.reviews import ASPECTS
 from ftcourse.corpora.world import world_sentences
+from ftcourse.inference import fill_mask_manually
 from ftcourse.standins.base import Recipe
 
 # T5's task prefixes, as the hub's t5-small was trained with them.
@@ -114,6 +115,18 @@ def masked_world_facts(tokenizer, n: int = 300, seed: int = 1,
     return facts
 
 
+def check_world_facts(model, tokenizer, facts: Sequence[tuple[str, str]] | None = None
+                      ) -> tuple[float, list[tuple[str, str, str]]]:
+    """Fill each masked world fact (`masked_world_facts`) by hand, top 1: the share answered right,
+    and (masked statement, expected, answer) rows. Chapter 06 and the stand-in's test use it."""
+    facts = masked_world_facts(tokenizer) if facts is None else facts
+    if not facts:
+        raise ValueError("no facts to check: masked_world_facts found no single-token answers")
+    rows = [(masked, answer, fill_mask_manually(model, tokenizer, masked, top_k=1)[0]["token_str"])
+            for masked, answer in facts]
+    return sum(got == answer for _, answer, got in rows) / len(rows), rows
+
+
 def train_masked_lm(model, tokenizer, examples: Sequence[str], steps: int = 800, batch_size: int = 32,
                     lr: float = 3e-3, mlm_probability: float = 0.15, init_std: float = 0.1,
                     seed: int = 0) -> None:
@@ -171,6 +184,29 @@ def translation_examples(phrase_repeats: int = 8) -> list[tuple[str, str]]:
     rows = translation_pairs("train") + list(PHRASES) * (phrase_repeats - 1)
     return [(PREFIXES[lang] + english, target) for english, german, french in rows
             for lang, target in (("de", german), ("fr", french))]
+
+
+def translate(model, tokenizer, prompts: Sequence[str], max_new_tokens: int = 24) -> list[str]:
+    """Greedy translations of `prompts` (each with its T5 prefix), batched, on the model's device."""
+    batch = tokenizer(list(prompts), return_tensors="pt", padding=True).to(model.device)
+    with torch.no_grad():
+        out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
+    return tokenizer.batch_decode(out, skip_special_tokens=True)
+
+
+def check_translations(model, tokenizer, pairs: Sequence[tuple[str, str, str]], max_new_tokens: int = 24
+                       ) -> tuple[float, list[tuple[str, str, str]]]:
+    """Translate each (English, German, French) pair into both languages: the share translated
+    exactly, and (prompt, expected, translation) rows. The expected text is compared as the
+    tokenizer decodes it (on ci "?" is <unk>, which decoding drops). Chapter 06 and the test."""
+    if not pairs:
+        raise ValueError("no pairs to translate: give (English, German, French) triples")
+    prompts = [PREFIXES[lang] + english for english, *_ in pairs for lang in ("de", "fr")]
+    wanted = [tokenizer.decode(tokenizer(target)["input_ids"], skip_special_tokens=True)
+              for _, german, french in pairs for target in (german, french)]
+    got = translate(model, tokenizer, prompts, max_new_tokens)
+    rows = list(zip(prompts, wanted, got))
+    return sum(w == g for _, w, g in rows) / len(rows), rows
 
 
 def train_seq2seq(model, tokenizer, examples: Sequence[tuple[str, str]], steps: int = 400,
